@@ -1,0 +1,124 @@
+"""`scoredream` command line: thin wrappers that parse a config and call the library."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Literal
+
+import tyro
+
+COMMANDS = {
+    "generate": "turn a prompt into a 3D field (score distillation); writes checkpoint, previews, video",
+    "render": "render a turntable video of a checkpoint",
+}
+
+GENERATE_HELP = """Turn a text prompt into a 3D object by score distillation.
+
+Usage: scoredream generate PROMPT [--config FILE] [--resume] [OPTIONS]
+
+  PROMPT           text prompt, e.g. "a red mug"
+  --config FILE    start from a saved config.json (a run folder's, or your own); later flags override it
+  --resume         continue the run in the same folder from its last checkpoint
+
+Per-step cost: sds = one UNet call on a batch of 2B (B = --train.batch-size).
+Outputs go to OUTPUT_DIR/RUN_NAME: config.json, checkpoints/last.safetensors, previews/, turntable.mp4."""
+
+
+@dataclass
+class RenderArgs:
+    """Render a turntable video of a trained checkpoint."""
+
+    checkpoint: Annotated[Path, tyro.conf.Positional]
+    """a checkpoint file (.safetensors) or a run folder"""
+    output: Path | None = None
+    """video path (default: turntable.<format> next to the run)"""
+    frames: int = 60
+    fps: int = 20
+    resolution: int = 256
+    elevation: float = 15.0
+    format: Literal["mp4", "gif"] = "mp4"
+    device: str = "auto"
+
+
+def _pop_option(args: list[str], name: str, takes_value: bool) -> tuple[list[str], str | bool | None]:
+    for i, a in enumerate(args):
+        if a == name:
+            if not takes_value:
+                return args[:i] + args[i + 1 :], True
+            if i + 1 >= len(args):
+                raise SystemExit(f"error: {name} needs a value")
+            return args[:i] + args[i + 2 :], args[i + 1]
+        if takes_value and a.startswith(name + "="):
+            return args[:i] + args[i + 1 :], a.split("=", 1)[1]
+    return args, None
+
+
+def cmd_generate(args: list[str]) -> int:
+    from scoredream.serialization import load_json
+    from scoredream.train import GenerateConfig, generate
+
+    args, config_file = _pop_option(args, "--config", True)
+    args, resume = _pop_option(args, "--resume", False)
+    if any(a in ("-h", "--help") for a in args):
+        print(GENERATE_HELP, end="\n\n")
+    prompt = None
+    if args and not args[0].startswith("-"):
+        prompt, args = args[0], args[1:]
+    default = load_json(GenerateConfig, Path(str(config_file))) if config_file else GenerateConfig()
+    config = tyro.cli(GenerateConfig, default=default, args=args, prog="scoredream generate")
+    if prompt is not None:
+        config.prompt = prompt
+    result = generate(config, resume=bool(resume))
+    print(f"run folder: {result.run_dir}")
+    print(f"checkpoint: {result.checkpoint} (step {result.step})")
+    if result.video:
+        print(f"video:      {result.video}")
+    return 0
+
+
+def cmd_render(args: list[str]) -> int:
+    from scoredream.train import load_checkpoint
+    from scoredream.train.trainer import pick_device
+    from scoredream.train.video import turntable_frames, write_video
+
+    a = tyro.cli(RenderArgs, args=args, prog="scoredream render")
+    ckpt = load_checkpoint(a.checkpoint)
+    device = pick_device(a.device)
+    field, background = ckpt.build_field(device), ckpt.build_background(device)
+    v = ckpt.config.video
+    frames = turntable_frames(field, background, a.frames, a.resolution, a.elevation, v.distance, v.fovy,
+                              ckpt.config.render)
+    run_dir = ckpt.path.parent.parent if ckpt.path.parent.name == "checkpoints" else ckpt.path.parent
+    out = write_video(frames, a.output or run_dir / f"turntable.{a.format}", a.fps)
+    print(f"video: {out}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in ("-h", "--help") or argv[0] not in COMMANDS:
+        width = max(map(len, COMMANDS))
+        lines = [f"  {name:<{width}}  {text}" for name, text in COMMANDS.items()]
+        print("usage: scoredream COMMAND [ARGS]  (scoredream COMMAND --help for its options)\n")
+        print("commands:\n" + "\n".join(lines))
+        if argv and argv[0] not in ("-h", "--help"):
+            print(f"\nerror: unknown command '{argv[0]}'", file=sys.stderr)
+            return 2
+        return 0
+    from scoredream.errors import USER_ERRORS
+
+    command = {"generate": cmd_generate, "render": cmd_render}[argv[0]]
+    try:
+        return command(argv[1:])
+    except USER_ERRORS as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted; the last checkpoint is kept (resume with --resume)", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

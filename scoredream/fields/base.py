@@ -1,0 +1,72 @@
+"""The one interface every field architecture implements.
+
+A field maps points to a 16-number feature per point (raw density + 15 colour features, the shared width that
+progressive volume distillation matches across architectures) and then, through small heads, to density and
+colour. Colour is view-independent, which is what score distillation and mesh export both want.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from jaxtyping import Float
+from torch import Tensor, nn
+
+FEATURE_DIM = 16
+
+
+@dataclass
+class FieldOutputs:
+    density: Float[Tensor, "N"]
+    rgb: Float[Tensor, "N 3"]
+    features: Float[Tensor, "N 16"]
+    raw_density: Float[Tensor, "N"]
+
+
+def blob_density(points: Float[Tensor, "N 3"], strength: float, radius: float) -> Float[Tensor, "N"]:
+    """Magic3D's density bias: a soft ball at the origin, so training starts from an object, not from fog."""
+    return strength * (1 - points.norm(dim=-1) / radius)
+
+
+class Field(nn.Module):
+    """Base class: subclasses implement `encode` (points -> 16 features) and set `bound` (scene half-extent)."""
+
+    bound: float = 1.0
+    blob_strength: float = 0.0
+    blob_radius: float = 0.5
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.color_head = nn.Sequential(nn.Linear(FEATURE_DIM - 1, 32), nn.ReLU(), nn.Linear(32, 3))
+
+    def encode(self, points: Float[Tensor, "N 3"]) -> Float[Tensor, "N 16"]:
+        raise NotImplementedError
+
+    def raw_density_from(self, points: Tensor, features: Tensor) -> Tensor:
+        raw = features[:, 0]
+        if self.blob_strength:
+            raw = raw + blob_density(points, self.blob_strength, self.blob_radius)
+        return raw
+
+    def forward(self, points: Float[Tensor, "N 3"]) -> FieldOutputs:
+        features = self.encode(points)
+        raw = self.raw_density_from(points, features)
+        rgb = torch.sigmoid(self.color_head(features[:, 1:]))
+        return FieldOutputs(density=density_activation(raw), rgb=rgb, features=features, raw_density=raw)
+
+    def density(self, points: Float[Tensor, "N 3"]) -> Float[Tensor, "N"]:
+        return density_activation(self.raw_density_from(points, self.encode(points)))
+
+    def normals(self, points: Float[Tensor, "N 3"], eps: float = 1e-2) -> Float[Tensor, "N 3"]:
+        """Outward normals from central finite differences of density (no double backward needed)."""
+        offsets = torch.eye(3, device=points.device, dtype=points.dtype) * eps
+        shifted = torch.cat([points[:, None] + offsets, points[:, None] - offsets], 1).reshape(-1, 3)
+        d = self.density(shifted).reshape(-1, 2, 3)
+        grad = (d[:, 0] - d[:, 1]) / (2 * eps)
+        return -torch.nn.functional.normalize(grad, dim=-1)
+
+
+def density_activation(raw: Tensor) -> Tensor:
+    # softplus(x - 1): a gentle start near zero density; exp is what NeRF uses but overflows on CPU fp32 more often.
+    return torch.nn.functional.softplus(raw - 1.0)

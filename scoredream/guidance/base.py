@@ -1,0 +1,103 @@
+"""What every score-distillation method shares: timestep schedules, w(t), the surrogate loss, the output."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal, Protocol
+
+import torch
+from jaxtyping import Float, Int
+from torch import Tensor
+
+from scoredream.priors.diffusion_prior import DiffusionPrior
+from scoredream.priors.prompts import PromptEmbeddings
+from scoredream.render.cameras import Cameras
+
+Weighting = Literal["sds", "uniform", "fantasia"]
+
+
+@dataclass
+class TimestepSchedule:
+    """Range of t (as a fraction of the prior's training steps) annealed linearly from start_step to end_step."""
+
+    min_start: float = 0.02
+    """lowest t (fraction of training timesteps) at start_step"""
+    min_end: float = 0.02
+    """lowest t from end_step on"""
+    max_start: float = 0.98
+    """highest t at start_step"""
+    max_end: float = 0.98
+    """highest t from end_step on"""
+    start_step: int = 0
+    """step where annealing begins"""
+    end_step: int = 0
+    """step where annealing ends (equal to start_step: a jump at that step)"""
+
+    def fractions(self, step: int) -> tuple[float, float]:
+        if self.end_step <= self.start_step:
+            k = 0.0 if step < self.start_step else 1.0
+        else:
+            k = min(max((step - self.start_step) / (self.end_step - self.start_step), 0.0), 1.0)
+        lo = (1 - k) * self.min_start + k * self.min_end
+        hi = (1 - k) * self.max_start + k * self.max_end
+        return lo, max(hi, lo)
+
+    def bounds(self, step: int, num_train_timesteps: int) -> tuple[int, int]:
+        lo, hi = self.fractions(step)
+        return int(lo * num_train_timesteps), int(hi * num_train_timesteps)
+
+    def sample(self, step: int, batch: int, num_train_timesteps: int, generator: torch.Generator | None) -> Tensor:
+        lo, hi = self.bounds(step, num_train_timesteps)
+        return torch.randint(lo, hi + 1, (batch,), generator=generator)
+
+
+def sds_weight(t: Int[Tensor, " B"], alphas_cumprod: Tensor, kind: Weighting) -> Float[Tensor, " B"]:
+    a = alphas_cumprod[t]
+    if kind == "sds":
+        return 1 - a
+    if kind == "uniform":
+        return torch.ones_like(a)
+    if kind == "fantasia":
+        return a.sqrt() * (1 - a)
+    raise ValueError(f"unknown weighting '{kind}' (choose sds, uniform or fantasia)")
+
+
+def surrogate_loss(x: Float[Tensor, "B ..."], grad: Float[Tensor, "B ..."]) -> Tensor:
+    """A loss whose gradient w.r.t. x is grad / B: the reparameterised form of score distillation."""
+    target = (x - grad).detach()
+    return 0.5 * ((x.float() - target.float()) ** 2).sum() / x.shape[0]
+
+
+def clean_gradient(grad: Tensor, clip: float | None) -> Tensor:
+    grad = torch.nan_to_num(grad, nan=0.0, posinf=0.0, neginf=0.0)
+    return grad.clamp(-clip, clip) if clip else grad
+
+
+@dataclass
+class GuidanceOutput:
+    loss: Tensor  # backpropagate this into the renders
+    timesteps: Tensor
+    grad_norm: float
+    # Extra scalars for logs and plots; losses of auxiliary models (VSD's LoRA) are already optimised inside.
+    stats: dict[str, float] = field(default_factory=dict)
+
+
+class Guidance(Protocol):
+    """(renders, cameras, prompt, step) -> loss. Methods with trainable parts (VSD's LoRA) expose them."""
+
+    prior: DiffusionPrior
+
+    def __call__(
+        self,
+        rgb: Float[Tensor, "B H W 3"],
+        cameras: Cameras,
+        prompt: PromptEmbeddings,
+        step: int,
+        generator: torch.Generator | None = None,
+    ) -> GuidanceOutput: ...
+
+    def trainable_parameters(self) -> list[torch.nn.Parameter]: ...
+
+    def state_dict(self) -> dict[str, Tensor]: ...
+
+    def load_state_dict(self, state: dict[str, Tensor]) -> object: ...

@@ -1,0 +1,160 @@
+"""A frozen text-to-image diffusion model seen as a score function over images (pixels or latents)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import torch
+import torch.nn.functional as F
+from diffusers import DDPMScheduler
+from jaxtyping import Float
+from torch import Tensor, nn
+
+from scoredream.priors.loading import load_components, resolve_model_folder
+
+DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
+
+
+class PromptError(ValueError):
+    """The prompt cannot be used (empty, too long for the text encoder)."""
+
+
+@dataclass
+class PriorConfig:
+    model: str = "embedded"
+    """"embedded" (the shapes-world prior in assets/), a local diffusers folder, or a hub id such as
+    sd-legacy/stable-diffusion-v1-5 (GPU recommended; the hub must be reachable or the model cached)"""
+    revision: str | None = None
+    """hub revision (branch, tag or commit)"""
+    dtype: Literal["float32", "float16", "bfloat16"] = "float32"
+    """weights' precision (float16 on GPUs)"""
+    local_files_only: bool = False
+    """never contact the hub; use the local cache only"""
+
+    def setup(self, device: torch.device | str = "cpu") -> DiffusionPrior:
+        folder = resolve_model_folder(self.model, self.revision, self.local_files_only)
+        prior = DiffusionPrior(**load_components(folder, DTYPES[self.dtype]), source=self.model)  # type: ignore[arg-type]
+        return prior.to(device)
+
+
+class DiffusionPrior(nn.Module):
+    def __init__(
+        self,
+        unet: nn.Module,
+        text_encoder: nn.Module,
+        tokenizer: Any,
+        scheduler: Any,
+        vae: nn.Module | None = None,
+        source: str = "",
+    ) -> None:
+        super().__init__()
+        self.unet, self.text_encoder, self.vae = unet, text_encoder, vae
+        self.tokenizer = tokenizer
+        # Training-time noise schedule only; DDPM's add_noise matches every epsilon/v model's forward process.
+        self.scheduler = DDPMScheduler.from_config(scheduler.config)
+        self.source = source
+        for module in (unet, text_encoder, vae):
+            if module is not None:
+                module.requires_grad_(False).eval()
+        self.register_buffer("alphas_cumprod", self.scheduler.alphas_cumprod.clone().float(), persistent=False)
+        self._text_cache: dict[str, Tensor] = {}
+
+    @property
+    def num_train_timesteps(self) -> int:
+        return int(self.scheduler.config.num_train_timesteps)
+
+    @property
+    def prediction_type(self) -> str:
+        return str(self.scheduler.config.prediction_type)
+
+    @property
+    def is_latent(self) -> bool:
+        return self.vae is not None
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return next(self.unet.parameters()).dtype
+
+    @property
+    def image_size(self) -> int:
+        """Pixel resolution renders are resized to before scoring."""
+        size = self.unet.config.sample_size
+        size = size[0] if isinstance(size, (tuple, list)) else size
+        if self.vae is not None:
+            size *= 2 ** (len(self.vae.config.block_out_channels) - 1)
+        return int(size)
+
+    @property
+    def max_prompt_tokens(self) -> int:
+        return int(min(self.tokenizer.model_max_length, 4096))
+
+    def check_prompt(self, prompt: str, suffix: str = "") -> str:
+        text = prompt.strip()
+        if not text:
+            raise PromptError("the prompt is empty")
+        n = len(self.tokenizer(text + suffix).input_ids)
+        if n > self.max_prompt_tokens:
+            raise PromptError(
+                f"the prompt is {n} tokens long (with view suffix); this prior's text encoder reads at most "
+                f"{self.max_prompt_tokens}. Shorten it."
+            )
+        return text
+
+    @torch.no_grad()
+    def encode_text(self, prompts: list[str]) -> Float[Tensor, "B L D"]:
+        missing = [p for p in dict.fromkeys(prompts) if p not in self._text_cache]
+        if missing:
+            tokens = self.tokenizer(
+                missing, padding="max_length", max_length=self.max_prompt_tokens, truncation=True,
+                return_tensors="pt",
+            )
+            device = next(self.text_encoder.parameters()).device
+            hidden = self.text_encoder(tokens.input_ids.to(device))[0]
+            for p, h in zip(missing, hidden, strict=True):
+                self._text_cache[p] = h
+        return torch.stack([self._text_cache[p] for p in prompts])
+
+    def encode_images(self, rgb: Float[Tensor, "B 3 H W"]) -> Float[Tensor, "B C h w"]:
+        """Renders in [0, 1] -> the model's x0 space; differentiable (through the VAE encoder for latent models)."""
+        size = self.image_size
+        if rgb.shape[-2:] != (size, size):
+            rgb = F.interpolate(rgb, (size, size), mode="bilinear", align_corners=False)
+        x = (rgb * 2 - 1).to(self.dtype)
+        if self.vae is None:
+            return x
+        latents = self.vae.encode(x).latent_dist.sample()
+        return latents * self.vae.config.scaling_factor
+
+    @torch.no_grad()
+    def decode(self, x0: Float[Tensor, "B C h w"]) -> Float[Tensor, "B 3 H W"]:
+        if self.vae is not None:
+            x0 = self.vae.decode(x0 / self.vae.config.scaling_factor).sample
+        return ((x0.float() + 1) / 2).clamp(0, 1)
+
+    def add_noise(self, x0: Tensor, noise: Tensor, t: Tensor) -> Tensor:
+        a = self.alphas_cumprod[t].view(-1, *[1] * (x0.ndim - 1)).to(x0)
+        return a.sqrt() * x0 + (1 - a).sqrt() * noise
+
+    def predict_noise(
+        self,
+        x_t: Float[Tensor, "B C h w"],
+        t: Float[Tensor, " B"],
+        text_embeddings: Float[Tensor, "B L D"],
+        **unet_kwargs: Any,
+    ) -> Float[Tensor, "B C h w"]:
+        """Epsilon prediction whatever the model predicts (v-prediction is converted)."""
+        out = self.unet(x_t.to(self.dtype), t, encoder_hidden_states=text_embeddings.to(self.dtype), **unet_kwargs)
+        return self.to_epsilon(out.sample.float(), x_t.float(), t)
+
+    def to_epsilon(self, prediction: Tensor, x_t: Tensor, t: Tensor, prediction_type: str | None = None) -> Tensor:
+        kind = prediction_type or self.prediction_type
+        if kind == "epsilon":
+            return prediction
+        a = self.alphas_cumprod[t.long()].view(-1, *[1] * (x_t.ndim - 1)).to(x_t)
+        if kind == "v_prediction":
+            # x_t = sqrt(a) x0 + sqrt(1-a) eps and v = sqrt(a) eps - sqrt(1-a) x0  =>  eps = sqrt(a) v + sqrt(1-a) x_t
+            return a.sqrt() * prediction + (1 - a).sqrt() * x_t
+        if kind == "sample":
+            return (x_t - a.sqrt() * prediction) / (1 - a).sqrt()
+        raise ValueError(f"unknown prediction type {kind}")

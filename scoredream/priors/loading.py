@@ -1,0 +1,103 @@
+"""Load a diffusers text-to-image model (hub id, local folder or the embedded prior) component by component.
+
+Each component named in the folder's model_index.json is loaded with its own class's `from_pretrained`, so Stable
+Diffusion, pixel-space models and the embedded prior all go through the same code. Only classes from diffusers
+and transformers are accepted, so a model folder cannot make us import arbitrary code.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+from pathlib import Path
+
+ALLOWED_LIBRARIES = ("diffusers", "transformers")
+COMPONENTS = ("unet", "text_encoder", "tokenizer", "scheduler", "vae")
+REQUIRED = ("unet", "text_encoder", "tokenizer", "scheduler")
+
+
+class PriorLoadError(RuntimeError):
+    """A prior could not be found or loaded; the message says why and what to do."""
+
+
+def assets_dir() -> Path:
+    env = os.environ.get("SCOREDREAM_ASSETS")
+    return Path(env) if env else Path(__file__).resolve().parents[2] / "assets"
+
+
+def resolve_model_folder(model: str, revision: str | None = None, local_files_only: bool = False) -> Path:
+    if model == "embedded":
+        folder = assets_dir() / "prior"
+        if not (folder / "model_index.json").exists():
+            raise PriorLoadError(
+                f"the embedded prior is missing from {folder}; restore assets/ from the repository or retrain it "
+                "with `python scripts/train_prior.py`"
+            )
+        return folder
+    path = Path(model).expanduser()
+    if path.exists():
+        if not (path / "model_index.json").exists():
+            raise PriorLoadError(f"{path} is not a diffusers model folder (no model_index.json in it)")
+        return path
+    if model.startswith((".", "/", "~")) or model.count("/") > 1:
+        raise PriorLoadError(f"no model folder at {path}")
+    return _download(model, revision, local_files_only)
+
+
+def _download(repo_id: str, revision: str | None, local_files_only: bool) -> Path:
+    from huggingface_hub import snapshot_download
+    from huggingface_hub.errors import (
+        GatedRepoError,
+        LocalEntryNotFoundError,
+        RepositoryNotFoundError,
+        RevisionNotFoundError,
+    )
+
+    patterns = ["model_index.json", *(f"{c}/*.json" for c in COMPONENTS), *(f"{c}/*.txt" for c in COMPONENTS)]
+    patterns += [f"{c}/*.safetensors" for c in COMPONENTS] + ["tokenizer/*.model"]
+    try:
+        return Path(
+            snapshot_download(repo_id, revision=revision, allow_patterns=patterns, local_files_only=local_files_only)
+        )
+    except (RepositoryNotFoundError, GatedRepoError) as e:
+        raise PriorLoadError(
+            f"'{repo_id}' is not on the Hugging Face hub or needs a login ({type(e).__name__}). Stable Diffusion 2.1 "
+            "repos were removed from the hub in 2025; pass another model id or a local folder."
+        ) from e
+    except RevisionNotFoundError as e:
+        raise PriorLoadError(f"'{repo_id}' has no revision '{revision}'") from e
+    except LocalEntryNotFoundError as e:
+        raise PriorLoadError(
+            f"'{repo_id}' is not in the local Hugging Face cache and no model hub is reachable from this machine. "
+            "Download it where the hub is reachable and pass the folder, or use --prior.model embedded."
+        ) from e
+    except OSError as e:  # connection errors surface as OSError subclasses in huggingface_hub
+        raise PriorLoadError(f"could not download '{repo_id}': {e}. Is the model hub reachable?") from e
+
+
+def load_components(folder: Path, dtype: object = None) -> dict[str, object]:
+    try:
+        index = json.loads((folder / "model_index.json").read_text())
+    except (OSError, ValueError) as e:
+        raise PriorLoadError(f"cannot read {folder / 'model_index.json'}: {e}") from e
+    missing = [c for c in REQUIRED if not isinstance(index.get(c), list) or index[c][0] is None]
+    if missing:
+        raise PriorLoadError(f"{folder} lacks {', '.join(missing)}: scoredream needs a text-conditioned UNet model")
+    components: dict[str, object] = {}
+    for name in COMPONENTS:
+        entry = index.get(name)
+        if not isinstance(entry, list) or entry[0] is None:
+            continue
+        library, class_name = entry
+        if library not in ALLOWED_LIBRARIES:
+            raise PriorLoadError(f"{name} comes from '{library}'; only {ALLOWED_LIBRARIES} are loaded")
+        cls = getattr(importlib.import_module(library), class_name, None)
+        if cls is None:
+            raise PriorLoadError(f"{library} has no class {class_name} (needed for {name}); upgrade {library}?")
+        kwargs = {} if name in ("tokenizer", "scheduler") or dtype is None else {"torch_dtype": dtype}
+        try:
+            components[name] = cls.from_pretrained(folder / name, **kwargs)
+        except Exception as e:  # from_pretrained raises many types; all mean the same to the user
+            raise PriorLoadError(f"could not load {name} ({class_name}) from {folder / name}: {e}") from e
+    return components

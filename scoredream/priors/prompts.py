@@ -1,0 +1,69 @@
+"""View-dependent prompting: the text a camera's render should match (threestudio's rules)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from jaxtyping import Float, Int
+from torch import Tensor
+
+from scoredream.priors.diffusion_prior import DiffusionPrior
+
+VIEWS = ("front", "side", "back", "overhead")
+VIEW_SUFFIXES = {view: f", {view} view" for view in VIEWS}
+
+
+@dataclass
+class PromptConfig:
+    view_dependent: bool = True
+    """append ", front view" / ", side view" / ", back view" / ", overhead view" by camera"""
+    front_threshold: float = 45.0
+    """|azimuth| below this is front, above 180 minus this is back (degrees)"""
+    overhead_threshold: float = 60.0
+    """elevation above this is overhead (degrees)"""
+
+
+def view_index(
+    azimuth_deg: Float[Tensor, " B"], elevation_deg: Float[Tensor, " B"], config: PromptConfig = PromptConfig()
+) -> Int[Tensor, " B"]:
+    """Index into VIEWS for each camera."""
+    az = azimuth_deg.abs()
+    idx = torch.full_like(az, VIEWS.index("side"), dtype=torch.long)
+    idx[az < config.front_threshold] = VIEWS.index("front")
+    idx[az > 180 - config.front_threshold] = VIEWS.index("back")
+    idx[elevation_deg > config.overhead_threshold] = VIEWS.index("overhead")
+    return idx
+
+
+def view_suffix(azimuth_deg: float, elevation_deg: float, config: PromptConfig = PromptConfig()) -> str:
+    i = view_index(torch.tensor([float(azimuth_deg)]), torch.tensor([float(elevation_deg)]), config)
+    return VIEW_SUFFIXES[VIEWS[int(i)]]
+
+
+class PromptEmbeddings:
+    """Text embeddings of one prompt for each view, and of the negative prompt, computed once."""
+
+    def __init__(
+        self, prior: DiffusionPrior, prompt: str, negative_prompt: str = "", config: PromptConfig = PromptConfig()
+    ) -> None:
+        longest = max(VIEW_SUFFIXES.values(), key=len) if config.view_dependent else ""
+        self.prompt = prior.check_prompt(prompt, longest)
+        self.negative_prompt = negative_prompt.strip()
+        if self.negative_prompt:
+            prior.check_prompt(self.negative_prompt)
+        self.config = config
+        texts = [self.prompt + VIEW_SUFFIXES[v] for v in VIEWS] if config.view_dependent else [self.prompt]
+        self.texts = texts
+        self.cond = prior.encode_text(texts)  # V L D
+        self.uncond = prior.encode_text([self.negative_prompt])  # 1 L D
+
+    def views(self, azimuth_deg: Tensor, elevation_deg: Tensor) -> Int[Tensor, " B"]:
+        if not self.config.view_dependent:
+            return torch.zeros_like(azimuth_deg, dtype=torch.long)
+        return view_index(azimuth_deg, elevation_deg, self.config)
+
+    def for_cameras(self, azimuth_deg: Tensor, elevation_deg: Tensor) -> tuple[Tensor, Tensor]:
+        """(conditional, unconditional) embeddings, one row per camera."""
+        idx = self.views(azimuth_deg.cpu(), elevation_deg.cpu()).to(self.cond.device)
+        return self.cond[idx], self.uncond.expand(len(idx), -1, -1)

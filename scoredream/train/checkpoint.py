@@ -1,0 +1,120 @@
+"""Checkpoints: weights in safetensors with the run's config as metadata; optimiser and RNG state in a
+tensors-only torch file loaded with weights_only=True. Both are written to a temporary name, then renamed."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+from torch import Tensor, nn
+
+from scoredream.fields import Field
+from scoredream.render.background import Background
+from scoredream.serialization import ConfigError, from_dict, to_dict
+from scoredream.train.config import GenerateConfig
+
+FORMAT = "scoredream-checkpoint/1"
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint is missing, corrupt, or not a scoredream checkpoint."""
+
+
+@dataclass
+class Checkpoint:
+    config: GenerateConfig
+    step: int
+    tensors: dict[str, Tensor]
+    path: Path
+
+    def state(self, prefix: str) -> dict[str, Tensor]:
+        return {k[len(prefix) + 1 :]: v for k, v in self.tensors.items() if k.startswith(prefix + ".")}
+
+    def build_field(self, device: str | torch.device = "cpu") -> Field:
+        field = build_field(self.config, device)
+        load_module(field, self.state("field"), self.path)
+        return field.eval()
+
+    def build_background(self, device: str | torch.device = "cpu") -> Background:
+        background = self.config.background.setup().to(device)
+        load_module(background, self.state("background"), self.path)
+        return background.eval()
+
+
+def build_field(config: GenerateConfig, device: str | torch.device = "cpu") -> Field:
+    field_config = config.field_config()
+    if hasattr(field_config, "backend") and torch.device(device).type != "cuda":
+        field_config = type(field_config)(**{**field_config.__dict__, "backend": "torch"})
+    return field_config.setup().to(device)
+
+
+def load_module(module: nn.Module, state: dict[str, Tensor], path: Path) -> None:
+    try:
+        module.load_state_dict(state)
+    except RuntimeError as e:
+        raise CheckpointError(f"{path} does not match its config's architecture: {e}") from e
+
+
+def _atomic(path: Path, write: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def save_checkpoint(
+    path: Path, config: GenerateConfig, step: int, modules: dict[str, nn.Module], trainer_state: dict | None = None
+) -> None:
+    tensors = {
+        f"{name}.{k}": v.detach().contiguous().cpu()
+        for name, module in modules.items()
+        for k, v in module.state_dict().items()
+    }
+    meta = {"format": FORMAT, "step": str(step), "config": json.dumps(to_dict(config))}
+    _atomic(path, lambda p: save_file(tensors, str(p), metadata=meta))
+    if trainer_state is not None:
+        _atomic(state_path(path), lambda p: torch.save(trainer_state, p))
+
+
+def state_path(path: Path) -> Path:
+    return path.with_suffix(".state.pt")
+
+
+def load_checkpoint(path: str | Path) -> Checkpoint:
+    path = Path(path)
+    if path.is_dir():
+        path = path / "checkpoints" / "last.safetensors" if (path / "checkpoints").is_dir() else path / "last.safetensors"
+    if not path.exists():
+        raise CheckpointError(f"no checkpoint at {path}")
+    try:
+        tensors = load_file(str(path))
+        from safetensors import safe_open
+
+        with safe_open(str(path), "pt") as f:
+            meta = f.metadata() or {}
+    except (SafetensorError, OSError, ValueError, RuntimeError) as e:
+        raise CheckpointError(f"{path} is not a readable safetensors checkpoint: {e}") from e
+    if meta.get("format") != FORMAT:
+        raise CheckpointError(f"{path} is a safetensors file but not a scoredream checkpoint")
+    try:
+        config = from_dict(GenerateConfig, json.loads(meta["config"]))
+        step = int(meta["step"])
+    except (KeyError, ValueError, ConfigError) as e:
+        raise CheckpointError(f"{path} has a broken config: {e}") from e
+    return Checkpoint(config=config, step=step, tensors=tensors, path=path)
+
+
+def load_trainer_state(path: Path) -> dict:
+    try:
+        return torch.load(state_path(path), map_location="cpu", weights_only=True)
+    except Exception as e:  # unpickling errors come in many types
+        raise CheckpointError(f"cannot resume from {state_path(path)}: {e}") from e

@@ -1,0 +1,45 @@
+"""Turntable renders of a field, written as mp4 (ffmpeg from imageio-ffmpeg) or gif."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import imageio.v3 as iio
+import numpy as np
+import torch
+
+from scoredream.fields import Field
+from scoredream.render.background import Background
+from scoredream.render.cameras import orbit_cameras
+from scoredream.render.volume import RenderConfig, render
+
+
+@torch.no_grad()
+def turntable_frames(
+    field: Field,
+    background: Background,
+    frames: int = 60,
+    resolution: int = 128,
+    elevation: float = 15.0,
+    distance: float = 1.75,
+    fovy: float = 50.0,
+    render_config: RenderConfig = RenderConfig(),
+) -> np.ndarray:
+    device = next(field.parameters()).device
+    cams = orbit_cameras(frames, elevation, distance, fovy).to(device)
+    out = []
+    for i in range(frames):
+        rgb = render(field, cams[i], resolution, resolution, background, render_config).rgb[0]
+        out.append((rgb.clamp(0, 1) * 255).round().byte().cpu().numpy())
+    return np.stack(out)
+
+
+def write_video(frames: np.ndarray, path: Path, fps: int) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".tmp-{path.name}")
+    if path.suffix == ".gif":
+        iio.imwrite(tmp, frames, extension=".gif", duration=1000 / fps, loop=0)
+    else:
+        iio.imwrite(tmp, frames, extension=path.suffix, fps=fps, codec="libx264", macro_block_size=1)
+    tmp.replace(path)
+    return path

@@ -1,0 +1,66 @@
+import pytest
+import torch
+from tiny_models import save_prior_folder, tiny_prior
+
+from scoredream.priors import PriorConfig, PriorLoadError, PromptEmbeddings, PromptError, view_index
+
+
+@pytest.mark.parametrize("latent", [False, True])
+def test_folder_round_trip_predicts_the_same_noise(tmp_path, latent):
+    prior = tiny_prior(latent=latent, prediction_type="v_prediction")
+    save_prior_folder(prior, tmp_path)
+    loaded = PriorConfig(model=str(tmp_path)).setup("cpu")
+    assert loaded.is_latent == latent and loaded.prediction_type == "v_prediction"
+    x = torch.randn(2, 4 if latent else 3, 8 if latent else 16, 8 if latent else 16)
+    t = torch.tensor([10, 500])
+    emb = loaded.encode_text(["a red cube", "a blue sphere"])
+    assert torch.allclose(loaded.predict_noise(x, t, emb), prior.predict_noise(x, t, emb), atol=1e-5)
+
+
+def test_v_prediction_is_converted_to_epsilon(pixel_prior):
+    # If the model predicted v exactly, the converted output must be the true noise.
+    x0, eps, t = torch.randn(2, 3, 16, 16), torch.randn(2, 3, 16, 16), torch.tensor([100, 800])
+    a = pixel_prior.alphas_cumprod[t].view(-1, 1, 1, 1)
+    x_t = a.sqrt() * x0 + (1 - a).sqrt() * eps
+    v = a.sqrt() * eps - (1 - a).sqrt() * x0
+    assert torch.allclose(pixel_prior.to_epsilon(v, x_t, t, "v_prediction"), eps, atol=1e-5)
+
+
+def test_latent_prior_encodes_renders_with_gradient(latent_prior):
+    rgb = torch.rand(1, 3, 20, 20, requires_grad=True)
+    latents = latent_prior.encode_images(rgb)
+    assert latents.shape == (1, 4, 8, 8)
+    latents.sum().backward()
+    assert rgb.grad is not None and rgb.grad.abs().sum() > 0
+
+
+def test_missing_model_errors_are_clear(tmp_path):
+    with pytest.raises(PriorLoadError, match="no model folder"):
+        PriorConfig(model=str(tmp_path / "nope")).setup()
+    with pytest.raises(PriorLoadError, match="not a diffusers model folder"):
+        PriorConfig(model=str(tmp_path)).setup()
+    with pytest.raises(PriorLoadError, match="no model hub is reachable|not on the Hugging Face hub|download"):
+        PriorConfig(model="nobody/no-such-model-xyz", local_files_only=True).setup()
+
+
+def test_corrupt_component_error_names_it(tmp_path):
+    save_prior_folder(tiny_prior(), tmp_path)
+    (tmp_path / "unet" / "diffusion_pytorch_model.safetensors").write_bytes(b"garbage")
+    with pytest.raises(PriorLoadError, match="could not load unet"):
+        PriorConfig(model=str(tmp_path)).setup()
+
+
+def test_prompts_are_checked(pixel_prior):
+    with pytest.raises(PromptError, match="empty"):
+        PromptEmbeddings(pixel_prior, "   ")
+    with pytest.raises(PromptError, match="at most"):
+        PromptEmbeddings(pixel_prior, "a red cube " * 10)
+
+
+def test_view_dependent_embeddings_follow_the_camera(pixel_prior):
+    emb = PromptEmbeddings(pixel_prior, "a red cube")
+    az, el = torch.tensor([0.0, 90.0, 180.0, -100.0, 10.0]), torch.tensor([0.0, 0.0, 0.0, 0.0, 80.0])
+    assert view_index(az, el).tolist() == [0, 1, 2, 1, 3]
+    cond, uncond = emb.for_cameras(az, el)
+    assert torch.equal(cond[1], cond[3]) and not torch.equal(cond[0], cond[2])
+    assert emb.texts[2] == "a red cube, back view" and uncond.shape == cond.shape

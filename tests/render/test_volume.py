@@ -1,0 +1,71 @@
+import math
+
+import torch
+
+from scoredream.fields.base import Field
+from scoredream.render.background import BackgroundConfig
+from scoredream.render.cameras import CameraSamplerConfig, orbit_cameras
+from scoredream.render.rays import camera_rays
+from scoredream.render.volume import RenderConfig, composite, render
+
+
+class ConstantBall(Field):
+    """Density sigma inside a ball of radius r, colour red: a render with a closed form."""
+
+    def __init__(self, sigma: float, radius: float) -> None:
+        super().__init__()
+        self.sigma, self.radius = sigma, radius
+        self.dummy = torch.nn.Parameter(torch.zeros(()))
+
+    def forward(self, points):
+        from scoredream.fields.base import FieldOutputs
+
+        inside = (points.norm(dim=-1) < self.radius).float()
+        n = points.shape[0]
+        return FieldOutputs(inside * self.sigma, torch.tensor([1.0, 0, 0]).expand(n, 3), torch.zeros(n, 16),
+                            inside)
+
+    def density(self, points):
+        return self.forward(points).density
+
+
+def test_constant_density_render_equals_closed_form():
+    field = ConstantBall(sigma=3.0, radius=0.5)
+    cams = orbit_cameras(1, elevation=0.0, distance=2.0, fovy=40.0)
+    out = render(field, cams, 33, 33, BackgroundConfig(kind="solid").setup(), RenderConfig(num_samples=512))
+    # The centre ray crosses the ball along a chord of length 2r: opacity = 1 - exp(-sigma * 2r).
+    centre = out.opacity[0, 16, 16, 0].item()
+    assert abs(centre - (1 - math.exp(-3.0 * 1.0))) < 5e-3
+    assert abs(out.depth[0, 16, 16, 0].item() / centre - 2.0) < 0.6  # mass sits around the centre, 2 away
+    corner = out.rgb[0, 0, 0]
+    assert torch.allclose(corner, torch.ones(3))  # white background where nothing is hit
+    assert out.rgb[0, 16, 16, 1] < 0.1  # red object: little green
+
+
+def test_composite_weights_sum_to_opacity():
+    sigma = torch.rand(5, 32) * 4
+    deltas = torch.full((5, 32), 0.05)
+    w = composite(sigma, deltas)
+    assert torch.allclose(w.sum(-1), 1 - torch.exp(-(sigma * deltas).sum(-1)), atol=1e-5)
+
+
+def test_cameras_look_at_the_origin():
+    cams = CameraSamplerConfig().sample(16, torch.Generator().manual_seed(0))
+    o, d = camera_rays(cams, 9, 9)
+    centre_dir = d[:, 4, 4]
+    assert torch.allclose(centre_dir, torch.nn.functional.normalize(-o[:, 4, 4], dim=-1), atol=1e-5)
+    assert torch.allclose(cams.c2w[:, :3, 3].norm(dim=-1), cams.distance, atol=1e-5)
+    # Azimuth 0 camera sits on +X, up is +Z in the image.
+    front = orbit_cameras(1, elevation=0.0, distance=2.0)
+    assert torch.allclose(front.c2w[0, :3, 3], torch.tensor([2.0, 0, 0]), atol=1e-6)
+    _, d = camera_rays(front, 3, 3)
+    assert d[0, 0, 1, 2] > 0  # top row looks upward
+
+
+def test_random_background_changes_per_view_only_when_training():
+    bg = BackgroundConfig(kind="random", random_prob=1.0).setup()
+    dirs = torch.randn(3, 4, 4, 3)
+    eval_bg = bg(dirs, training=False)
+    assert torch.allclose(eval_bg, torch.ones_like(eval_bg))
+    train_bg = bg(dirs, training=True, generator=torch.Generator().manual_seed(0))
+    assert (train_bg[:, 0, 0] == train_bg[:, 3, 3]).all() and not torch.equal(train_bg[0], train_bg[1])

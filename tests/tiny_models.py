@@ -1,0 +1,71 @@
+"""Tiny random diffusion priors built in-process (no hub): pixel or latent, epsilon or v-prediction."""
+
+from __future__ import annotations
+
+import torch
+from diffusers import AutoencoderKL, DDPMScheduler, UNet2DConditionModel
+from tokenizers import Tokenizer, models, pre_tokenizers
+from transformers import CLIPTextConfig, CLIPTextModel, PreTrainedTokenizerFast
+
+from scoredream.priors import DiffusionPrior
+
+WORDS = ["a", "red", "green", "blue", "cube", "sphere", "disc", "front", "side", "back", "overhead", "view", ","]
+
+
+def tiny_tokenizer(max_length: int = 12) -> PreTrainedTokenizerFast:
+    vocab = {w: i for i, w in enumerate(["[PAD]", "[UNK]", *WORDS])}
+    tok = Tokenizer(models.WordLevel(vocab, unk_token="[UNK]"))
+    tok.pre_tokenizer = pre_tokenizers.Sequence([pre_tokenizers.Whitespace(), pre_tokenizers.Punctuation()])
+    return PreTrainedTokenizerFast(
+        tokenizer_object=tok, pad_token="[PAD]", unk_token="[UNK]", model_max_length=max_length
+    )
+
+
+def tiny_text_encoder(vocab_size: int, width: int = 32, max_length: int = 12) -> CLIPTextModel:
+    config = CLIPTextConfig(
+        vocab_size=vocab_size, hidden_size=width, intermediate_size=2 * width, num_hidden_layers=1,
+        num_attention_heads=2, max_position_embeddings=max_length, pad_token_id=0, bos_token_id=0, eos_token_id=0,
+    )
+    return CLIPTextModel(config)
+
+
+def tiny_unet(channels: int = 3, sample_size: int = 16, cross_dim: int = 32) -> UNet2DConditionModel:
+    return UNet2DConditionModel(
+        sample_size=sample_size, in_channels=channels, out_channels=channels, layers_per_block=1,
+        block_out_channels=(16, 32), down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
+        up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"), cross_attention_dim=cross_dim,
+        attention_head_dim=8, norm_num_groups=8,
+    )
+
+
+def tiny_vae() -> AutoencoderKL:
+    return AutoencoderKL(
+        in_channels=3, out_channels=3, latent_channels=4, block_out_channels=(8, 16),
+        down_block_types=("DownEncoderBlock2D", "DownEncoderBlock2D"),
+        up_block_types=("UpDecoderBlock2D", "UpDecoderBlock2D"), norm_num_groups=8, sample_size=32,
+    )
+
+
+def tiny_prior(latent: bool = False, prediction_type: str = "epsilon", seed: int = 0) -> DiffusionPrior:
+    torch.manual_seed(seed)
+    tokenizer = tiny_tokenizer()
+    text_encoder = tiny_text_encoder(len(tokenizer))
+    scheduler = DDPMScheduler(num_train_timesteps=1000, prediction_type=prediction_type)
+    vae = tiny_vae() if latent else None
+    unet = tiny_unet(channels=4 if latent else 3, sample_size=8 if latent else 16)
+    return DiffusionPrior(unet, text_encoder, tokenizer, scheduler, vae, source="tiny")
+
+
+def save_prior_folder(prior: DiffusionPrior, folder) -> None:
+    """Write a prior as a diffusers pipeline folder (model_index.json + one subfolder per component)."""
+    import json
+
+    parts = {"unet": prior.unet, "text_encoder": prior.text_encoder, "tokenizer": prior.tokenizer,
+             "scheduler": prior.scheduler}
+    if prior.vae is not None:
+        parts["vae"] = prior.vae
+    index = {"_class_name": "ScoreDreamPrior"}
+    for name, obj in parts.items():
+        obj.save_pretrained(folder / name)
+        index[name] = [type(obj).__module__.split(".")[0], type(obj).__name__]
+    (folder / "model_index.json").write_text(json.dumps(index))
