@@ -16,7 +16,7 @@ from scoredream.render.rays import camera_rays
 
 @dataclass
 class RenderConfig:
-    num_samples: int = 64
+    num_samples: int = 32
     """samples per ray (stratified, jittered while training)"""
     radius: float = 1.0
     """samples lie where rays cross this sphere around the origin"""

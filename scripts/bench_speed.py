@@ -1,0 +1,140 @@
+"""Speed of one SDS training step on this machine, with its breakdown, and our hash grid against nerfstudio's.
+
+    .venv/bin/python scripts/bench_speed.py [--prior embedded] [--device cpu] [--steps 10]
+
+The nerfstudio comparison needs `pip install --no-deps nerfstudio==1.1.5 && pip install viser rich` (skipped
+otherwise). Prints markdown tables; the README quotes them with the machine that produced them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections import defaultdict
+
+import torch
+
+from scoredream.fields import HashGridConfig
+from scoredream.fields.grid_encoding import TorchGridEncoding
+from scoredream.guidance import SDSConfig
+from scoredream.priors import PriorConfig, PromptEmbeddings
+from scoredream.render.background import BackgroundConfig
+from scoredream.render.cameras import CameraSamplerConfig
+from scoredream.render.rays import camera_rays
+from scoredream.render.volume import RenderConfig, composite, sample_along_rays, sphere_interval
+
+
+def sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def step_breakdown(prior, resolution: int, steps: int, device: torch.device, samples: int) -> dict[str, float]:
+    torch.manual_seed(0)
+    field = HashGridConfig(backend="auto" if device.type == "cuda" else "torch").setup().to(device)
+    background = BackgroundConfig().setup().to(device)
+    guidance = SDSConfig().setup(prior)
+    prompt = PromptEmbeddings(prior, "a red cube")
+    opt = torch.optim.AdamW(field.parameters(), lr=1e-2, betas=(0.9, 0.99), eps=1e-15)
+    gen = torch.Generator().manual_seed(0)
+    cfg = RenderConfig(num_samples=samples)
+    times: dict[str, float] = defaultdict(float)
+
+    def mark(name: str, t0: float) -> float:
+        sync(device)
+        now = time.perf_counter()
+        times[name] += now - t0
+        return now
+
+    for i in range(steps + 2):
+        if i == 2:
+            times.clear()
+        sync(device)
+        t = time.perf_counter()
+        cams = CameraSamplerConfig().sample(1, gen).to(device)
+        o, d = camera_rays(cams, resolution, resolution)
+        o, d = o.reshape(-1, 3), d.reshape(-1, 3)
+        near, far, hit = sphere_interval(o, d, cfg.radius)
+        idx = hit.nonzero()[:, 0]
+        ts, deltas = sample_along_rays(near[idx], far[idx], samples, True, gen)
+        pts = (o[idx, None] + d[idx, None] * ts[..., None]).reshape(-1, 3)
+        t = mark("rays + sampling", t)
+        out = field(pts)
+        t = mark("field queries", t)
+        w = composite(out.density.reshape(-1, samples), deltas)
+        fg = torch.zeros(o.shape[0], 3, device=device).index_put((idx,), (w[..., None] * out.rgb.reshape(-1, samples, 3)).sum(1))
+        op = torch.zeros(o.shape[0], 1, device=device).index_put((idx,), w.sum(-1, keepdim=True))
+        bg = background(d.reshape(1, resolution, resolution, 3), training=True, generator=gen).reshape(-1, 3)
+        rgb = (fg + (1 - op) * bg).reshape(1, resolution, resolution, 3)
+        t = mark("compositing", t)
+        g = guidance(rgb, cams, prompt, 0, gen)
+        t = mark("prior (UNet, SDS)", t)
+        opt.zero_grad()
+        g.loss.backward()
+        t = mark("backward", t)
+        opt.step()
+        mark("optimizer", t)
+    ms = {k: 1000 * v / steps for k, v in times.items()}
+    ms["total"] = sum(ms.values())
+    return ms
+
+
+def encoding_comparison(device: torch.device, n: int = 262_144, repeats: int = 3) -> list[tuple[str, float, float]]:
+    x = torch.rand(n, 3, device=device) * 2 - 1
+    rows = []
+    same = TorchGridEncoding(levels=16, log2_hashmap_size=19, base_resolution=16, max_resolution=512,
+                             dense_max_resolution=128).to(device)
+    rows.append(("scoredream, same grid (16 levels, 2^19, 16-512; dense <= 128)", *time_fwd_bwd(same, x, repeats)))
+    default = HashGridConfig(backend="torch").setup().encoding.to(device)
+    rows.append(("scoredream, CPU default (12 levels, 2^16, 16-256; dense <= 64)", *time_fwd_bwd(default, x, repeats)))
+    try:
+        from nerfstudio.field_components.encodings import HashEncoding
+    except ImportError:
+        print("nerfstudio not installed: skipping its HashEncoding")
+        return rows
+    ns = HashEncoding(  # nerfstudio's grid spans [0, 1]num_levels=16, features_per_level=2, log2_hashmap_size=19, min_res=16, max_res=512,
+                      implementation="torch").to(device)
+    rows.append(("nerfstudio HashEncoding (torch, 16 levels)", *time_fwd_bwd(ns, (x + 1) / 2, repeats)))
+    return rows
+
+
+def time_fwd_bwd(module: torch.nn.Module, x: torch.Tensor, repeats: int) -> tuple[float, float]:
+    fwd = bwd = 0.0
+    for i in range(repeats + 1):
+        sync(x.device)
+        t0 = time.perf_counter()
+        y = module(x)
+        sync(x.device)
+        t1 = time.perf_counter()
+        y.float().sum().backward()
+        sync(x.device)
+        t2 = time.perf_counter()
+        if i:
+            fwd, bwd = fwd + t1 - t0, bwd + t2 - t1
+    return 1000 * fwd / repeats, 1000 * bwd / repeats
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--prior", default="embedded")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--steps", type=int, default=10)
+    p.add_argument("--samples", type=int, default=RenderConfig.num_samples)
+    p.add_argument("--resolutions", type=int, nargs="+", default=[32, 64])
+    args = p.parse_args()
+    device = torch.device(args.device)
+    print(f"device: {device}, torch threads: {torch.get_num_threads()}, samples/ray: {args.samples}\n")
+    prior = PriorConfig(model=args.prior).setup(device)
+    results = {r: step_breakdown(prior, r, args.steps, device, args.samples) for r in args.resolutions}
+    keys = list(next(iter(results.values())))
+    print("| ms per step | " + " | ".join(f"{r}x{r}" for r in results) + " |")
+    print("|---|" + "---|" * len(results))
+    for k in keys:
+        print(f"| {k} | " + " | ".join(f"{results[r][k]:.1f}" for r in results) + " |")
+    print("\n| encoding, 262,144 points | forward ms | backward ms |\n|---|---|---|")
+    for name, f, b in encoding_comparison(device):
+        print(f"| {name} | {f:.0f} | {b:.0f} |")
+
+
+if __name__ == "__main__":
+    main()
