@@ -62,7 +62,9 @@ def step_breakdown(prior, resolution: int, steps: int, device: torch.device, sam
         out = field(pts)
         t = mark("field queries", t)
         w = composite(out.density.reshape(-1, samples), deltas)
-        fg = torch.zeros(o.shape[0], 3, device=device).index_put((idx,), (w[..., None] * out.rgb.reshape(-1, samples, 3)).sum(1))
+        fg = torch.zeros(o.shape[0], 3, device=device).index_put(
+            (idx,), (w[..., None] * out.rgb.reshape(-1, samples, 3)).sum(1)
+        )
         op = torch.zeros(o.shape[0], 1, device=device).index_put((idx,), w.sum(-1, keepdim=True))
         bg = background(d.reshape(1, resolution, resolution, 3), training=True, generator=gen).reshape(-1, 3)
         rgb = (fg + (1 - op) * bg).reshape(1, resolution, resolution, 3)
@@ -82,8 +84,9 @@ def step_breakdown(prior, resolution: int, steps: int, device: torch.device, sam
 def encoding_comparison(device: torch.device, n: int = 262_144, repeats: int = 3) -> list[tuple[str, float, float]]:
     x = torch.rand(n, 3, device=device) * 2 - 1
     rows = []
-    same = TorchGridEncoding(levels=16, log2_hashmap_size=19, base_resolution=16, max_resolution=512,
-                             dense_max_resolution=128).to(device)
+    same = TorchGridEncoding(
+        levels=16, log2_hashmap_size=19, base_resolution=16, max_resolution=512, dense_max_resolution=128
+    ).to(device)
     rows.append(("scoredream, same grid (16 levels, 2^19, 16-512; dense <= 128)", *time_fwd_bwd(same, x, repeats)))
     default = HashGridConfig(backend="torch").setup().encoding.to(device)
     rows.append(("scoredream, CPU default (12 levels, 2^16, 16-256; dense <= 64)", *time_fwd_bwd(default, x, repeats)))
@@ -92,8 +95,10 @@ def encoding_comparison(device: torch.device, n: int = 262_144, repeats: int = 3
     except ImportError:
         print("nerfstudio not installed: skipping its HashEncoding")
         return rows
-    ns = HashEncoding(  # nerfstudio's grid spans [0, 1]num_levels=16, features_per_level=2, log2_hashmap_size=19, min_res=16, max_res=512,
-                      implementation="torch").to(device)
+    # nerfstudio's grid spans [0, 1]; same levels, table size and resolutions as the first row.
+    ns = HashEncoding(
+        num_levels=16, features_per_level=2, log2_hashmap_size=19, min_res=16, max_res=512, implementation="torch"
+    ).to(device)
     rows.append(("nerfstudio HashEncoding (torch, 16 levels)", *time_fwd_bwd(ns, (x + 1) / 2, repeats)))
     return rows
 

@@ -18,13 +18,13 @@ FEATURE_DIM = 16
 
 @dataclass
 class FieldOutputs:
-    density: Float[Tensor, "N"]
+    density: Float[Tensor, " N"]
     rgb: Float[Tensor, "N 3"]
     features: Float[Tensor, "N 16"]
-    raw_density: Float[Tensor, "N"]
+    raw_density: Float[Tensor, " N"]
 
 
-def blob_density(points: Float[Tensor, "N 3"], strength: float, radius: float) -> Float[Tensor, "N"]:
+def blob_density(points: Float[Tensor, "N 3"], strength: float, radius: float) -> Float[Tensor, " N"]:
     """Magic3D's density bias: a soft ball at the origin, so training starts from an object, not from fog."""
     return strength * (1 - points.norm(dim=-1) / radius)
 
@@ -55,7 +55,7 @@ class Field(nn.Module):
         rgb = torch.sigmoid(self.color_head(features[:, 1:]))
         return FieldOutputs(density=density_activation(raw), rgb=rgb, features=features, raw_density=raw)
 
-    def density(self, points: Float[Tensor, "N 3"]) -> Float[Tensor, "N"]:
+    def density(self, points: Float[Tensor, "N 3"]) -> Float[Tensor, " N"]:
         return density_activation(self.raw_density_from(points, self.encode(points)))
 
     def normals(self, points: Float[Tensor, "N 3"], eps: float = 1e-2) -> Float[Tensor, "N 3"]:

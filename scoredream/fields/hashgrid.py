@@ -53,13 +53,20 @@ class HashGridField(Field):
         use_tcnn = config.backend == "tcnn" or (config.backend == "auto" and tcnn_available())
         if use_tcnn:
             self.encoding: nn.Module = TcnnGridEncoding(
-                config.levels, config.features_per_level, config.log2_hashmap_size, config.base_resolution,
+                config.levels,
+                config.features_per_level,
+                config.log2_hashmap_size,
+                config.base_resolution,
                 config.max_resolution,
             )
         else:
             self.encoding = TorchGridEncoding(
-                config.levels, config.features_per_level, config.log2_hashmap_size, config.base_resolution,
-                config.max_resolution, config.dense_max_resolution,
+                config.levels,
+                config.features_per_level,
+                config.log2_hashmap_size,
+                config.base_resolution,
+                config.max_resolution,
+                config.dense_max_resolution,
             )
         self.mlp = nn.Sequential(
             nn.Linear(self.encoding.out_dim, config.hidden_dim), nn.ReLU(), nn.Linear(config.hidden_dim, FEATURE_DIM)
@@ -70,4 +77,7 @@ class HashGridField(Field):
 
     def param_groups(self) -> dict[str, list[nn.Parameter]]:
         """Grid tables learn with a higher rate than MLPs (threestudio: 1e-2 vs 1e-3)."""
-        return {"grid": list(self.encoding.parameters()), "mlp": [*self.mlp.parameters(), *self.color_head.parameters()]}
+        return {
+            "grid": list(self.encoding.parameters()),
+            "mlp": [*self.mlp.parameters(), *self.color_head.parameters()],
+        }

@@ -25,9 +25,10 @@ class PromptConfig:
 
 
 def view_index(
-    azimuth_deg: Float[Tensor, " B"], elevation_deg: Float[Tensor, " B"], config: PromptConfig = PromptConfig()
+    azimuth_deg: Float[Tensor, " B"], elevation_deg: Float[Tensor, " B"], config: PromptConfig | None = None
 ) -> Int[Tensor, " B"]:
     """Index into VIEWS for each camera."""
+    config = config or PromptConfig()
     az = azimuth_deg.abs()
     idx = torch.full_like(az, VIEWS.index("side"), dtype=torch.long)
     idx[az < config.front_threshold] = VIEWS.index("front")
@@ -36,7 +37,8 @@ def view_index(
     return idx
 
 
-def view_suffix(azimuth_deg: float, elevation_deg: float, config: PromptConfig = PromptConfig()) -> str:
+def view_suffix(azimuth_deg: float, elevation_deg: float, config: PromptConfig | None = None) -> str:
+    """The suffix a camera's render is captioned with, e.g. ", front view"."""
     i = view_index(torch.tensor([float(azimuth_deg)]), torch.tensor([float(elevation_deg)]), config)
     return VIEW_SUFFIXES[VIEWS[int(i)]]
 
@@ -45,8 +47,9 @@ class PromptEmbeddings:
     """Text embeddings of one prompt for each view, and of the negative prompt, computed once."""
 
     def __init__(
-        self, prior: DiffusionPrior, prompt: str, negative_prompt: str = "", config: PromptConfig = PromptConfig()
+        self, prior: DiffusionPrior, prompt: str, negative_prompt: str = "", config: PromptConfig | None = None
     ) -> None:
+        config = config or PromptConfig()
         longest = max(VIEW_SUFFIXES.values(), key=len) if config.view_dependent else ""
         self.prompt = prior.check_prompt(prompt, longest)
         self.negative_prompt = negative_prompt.strip()

@@ -52,9 +52,7 @@ def look_at_origin(
     return c2w
 
 
-def make_cameras(
-    azimuth_deg: Tensor, elevation_deg: Tensor, distance: Tensor, fovy_deg: Tensor
-) -> Cameras:
+def make_cameras(azimuth_deg: Tensor, elevation_deg: Tensor, distance: Tensor, fovy_deg: Tensor) -> Cameras:
     azimuth = torch.remainder(azimuth_deg + 180.0, 360.0) - 180.0
     return Cameras(
         c2w=look_at_origin(azimuth, elevation_deg, distance),
@@ -90,7 +88,9 @@ class CameraSamplerConfig:
             elevation = torch.rad2deg(torch.asin(s0 + (s1 - s0) * torch.rand(n, generator=generator)))
         else:
             elevation = uniform(self.elevation_range)
-        return make_cameras(uniform(self.azimuth_range), elevation, uniform(self.distance_range), uniform(self.fovy_range))
+        return make_cameras(
+            uniform(self.azimuth_range), elevation, uniform(self.distance_range), uniform(self.fovy_range)
+        )
 
 
 def orbit_cameras(

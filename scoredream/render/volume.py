@@ -36,7 +36,7 @@ class RenderOutput:
 
 def sphere_interval(
     origins: Float[Tensor, "N 3"], dirs: Float[Tensor, "N 3"], radius: float
-) -> tuple[Float[Tensor, "N"], Float[Tensor, "N"], Float[Tensor, "N"]]:
+) -> tuple[Float[Tensor, " N"], Float[Tensor, " N"], Float[Tensor, " N"]]:
     b = (origins * dirs).sum(-1)
     c = (origins * origins).sum(-1) - radius**2
     disc = b * b - c
@@ -77,12 +77,13 @@ def render(
     height: int,
     width: int,
     background: Background,
-    config: RenderConfig = RenderConfig(),
+    config: RenderConfig | None = None,
     *,
     training: bool = False,
     with_normals: bool = False,
     generator: torch.Generator | None = None,
 ) -> RenderOutput:
+    config = config or RenderConfig()
     origins, dirs = camera_rays(cameras, height, width)
     batch = len(cameras)
     o, d = origins.reshape(-1, 3), dirs.reshape(-1, 3)

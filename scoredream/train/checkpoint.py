@@ -92,7 +92,9 @@ def state_path(path: Path) -> Path:
 def load_checkpoint(path: str | Path) -> Checkpoint:
     path = Path(path)
     if path.is_dir():
-        path = path / "checkpoints" / "last.safetensors" if (path / "checkpoints").is_dir() else path / "last.safetensors"
+        path = (
+            path / "checkpoints" / "last.safetensors" if (path / "checkpoints").is_dir() else path / "last.safetensors"
+        )
     if not path.exists():
         raise CheckpointError(f"no checkpoint at {path}")
     try:

@@ -23,7 +23,7 @@ def turntable_frames(
     elevation: float = 15.0,
     distance: float = 1.75,
     fovy: float = 50.0,
-    render_config: RenderConfig = RenderConfig(),
+    render_config: RenderConfig | None = None,
 ) -> np.ndarray:
     device = next(field.parameters()).device
     cams = orbit_cameras(frames, elevation, distance, fovy).to(device)
