@@ -1,0 +1,32 @@
+"""The benchmark's metrics: the ground-truth field scores perfectly, an empty or wrong field does not."""
+
+import torch
+
+from scoredream.fields import HashGridConfig
+from scoredream.world.evaluate import field_occupancy, iou, score_field
+from scoredream.world.field import WorldField
+from scoredream.world.judge import load_judge
+from scoredream.world.truth import occupancy
+
+
+def test_ground_truth_field_scores_perfectly():
+    judge = load_judge()
+    score = score_field(WorldField("mug", "cyan"), "a cyan mug", judge)
+    assert score.judge_accuracy >= 0.85 and score.iou > 0.9 and score.colour_error < 0.05
+    assert score.janus_rate is not None and score.janus_rate <= 0.25
+    wrong = score_field(WorldField("cube", "red"), "a cyan mug", judge)
+    assert wrong.judge_accuracy < 0.2 and wrong.iou < 0.5
+
+
+def test_untrained_blob_is_not_a_cube():
+    blob = HashGridConfig(levels=2, max_resolution=32).setup()
+    torch.nn.init.zeros_(blob.mlp[-1].weight)
+    assert iou(field_occupancy(blob), occupancy("cube")) < 0.6
+
+
+def test_iou_of_shifted_grids():
+    a = torch.zeros(4, 4, 4, dtype=torch.bool)
+    a[:2] = True
+    b = torch.zeros_like(a)
+    b[1:3] = True
+    assert iou(a, b) == 1 / 3 and iou(a, a) == 1.0
