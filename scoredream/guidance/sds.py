@@ -78,7 +78,7 @@ class SDSGuidance:
         step: int,
         generator: torch.Generator | None = None,
     ) -> GuidanceOutput:
-        x0 = self.prior.encode_images(rgb.permute(0, 3, 1, 2))
+        x0 = self.prior.encode_images(rgb.permute(0, 3, 1, 2), generator)
         t = self.config.timesteps.sample(step, x0.shape[0], self.prior.num_train_timesteps, generator).to(x0.device)
         noise = torch.randn(x0.shape, generator=generator).to(x0)
         cond, uncond = prompt.for_cameras(cameras.azimuth, cameras.elevation)

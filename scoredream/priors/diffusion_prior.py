@@ -115,7 +115,9 @@ class DiffusionPrior(nn.Module):
                 self._text_cache[p] = h
         return torch.stack([self._text_cache[p] for p in prompts])
 
-    def encode_images(self, rgb: Float[Tensor, "B 3 H W"]) -> Float[Tensor, "B C h w"]:
+    def encode_images(
+        self, rgb: Float[Tensor, "B 3 H W"], generator: torch.Generator | None = None
+    ) -> Float[Tensor, "B C h w"]:
         """Renders in [0, 1] -> the model's x0 space; differentiable (through the VAE encoder for latent models)."""
         size = self.image_size
         if rgb.shape[-2:] != (size, size):
@@ -123,7 +125,7 @@ class DiffusionPrior(nn.Module):
         x = (rgb * 2 - 1).to(self.dtype)
         if self.vae is None:
             return x
-        latents = self.vae.encode(x).latent_dist.sample()
+        latents = self.vae.encode(x).latent_dist.sample(generator=generator)
         return latents * self.vae.config.scaling_factor
 
     @torch.no_grad()

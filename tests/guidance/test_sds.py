@@ -1,4 +1,6 @@
+import pytest
 import torch
+from tiny_models import tiny_prior
 
 from scoredream.guidance import SDSConfig, TimestepSchedule, sds_weight
 from scoredream.priors import PromptEmbeddings
@@ -52,3 +54,41 @@ def test_nan_gradients_are_zeroed(pixel_prior):
 
     g = torch.tensor([1.0, float("nan"), float("inf"), -5.0])
     assert clean_gradient(g, 2.0).tolist() == [1.0, 0.0, 0.0, -2.0]
+
+
+@pytest.mark.parametrize("latent", [False, True])
+@pytest.mark.parametrize("prediction_type", ["epsilon", "v_prediction"])
+def test_sds_gradient_in_every_prior_setup(latent, prediction_type):
+    prior = tiny_prior(latent=latent, prediction_type=prediction_type)
+    guidance = SDSConfig(guidance_scale=5.0, weighting="fantasia").setup(prior)
+    prompt = PromptEmbeddings(prior, "a red cube")
+    captured = {}
+    encode = prior.encode_images
+
+    def keep_latents(rgb, generator=None):
+        captured["x0"] = encode(rgb, generator)
+        captured["x0"].retain_grad()
+        return captured["x0"]
+
+    prior.encode_images = keep_latents
+    rgb = torch.rand(2, 32, 32, 3, requires_grad=True)
+    cams = _cams(2)
+    out = guidance(rgb, cams, prompt, step=0, generator=torch.Generator().manual_seed(5))
+    out.loss.backward()
+    x0 = captured["x0"]
+    g = torch.Generator().manual_seed(5)
+    if latent:
+        torch.randn(x0.shape, generator=g)  # the VAE's posterior sample draws first
+    t = SDSConfig().timesteps.sample(0, 2, 1000, g)
+    noise = torch.randn(x0.shape, generator=g)
+    assert torch.equal(out.timesteps, t)
+    a = prior.alphas_cumprod[t].view(-1, 1, 1, 1)
+    x_t = a.sqrt() * x0.detach() + (1 - a).sqrt() * noise
+    cond, uncond = prompt.for_cameras(cams.azimuth, cams.elevation)
+    raw_c = prior.unet(x_t, t, encoder_hidden_states=cond).sample
+    raw_u = prior.unet(x_t, t, encoder_hidden_states=uncond).sample
+    if prediction_type == "v_prediction":  # eps = sqrt(a) v + sqrt(1 - a) x_t
+        raw_c, raw_u = a.sqrt() * raw_c + (1 - a).sqrt() * x_t, a.sqrt() * raw_u + (1 - a).sqrt() * x_t
+    expected = a.sqrt() * (1 - a) * (raw_u + 5.0 * (raw_c - raw_u) - noise)
+    assert torch.allclose(x0.grad, expected / 2, atol=1e-5)
+    assert rgb.grad is not None and rgb.grad.abs().sum() > 0
