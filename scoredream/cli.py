@@ -12,6 +12,7 @@ import tyro
 COMMANDS = {
     "generate": "turn a prompt into a 3D field (score distillation); writes checkpoint, previews, video",
     "render": "render a turntable video of a checkpoint",
+    "ui": "open the Gradio app in a browser (generate, convert, export, past runs)",
 }
 
 GENERATE_HELP = """Turn a text prompt into a 3D object by score distillation.
@@ -96,6 +97,31 @@ def cmd_render(args: list[str]) -> int:
     return 0
 
 
+@dataclass
+class UIArgs:
+    """Serve the Gradio app; jobs run in this process and outlive the browser tab."""
+
+    host: str = "127.0.0.1"
+    """interface to listen on (0.0.0.0 exposes the app to the network)"""
+    port: int = 7860
+    """port to listen on"""
+    outputs: Path = Path("outputs")
+    """folder of run folders; the app reads and writes files only under it"""
+
+
+def cmd_ui(args: list[str]) -> int:
+    a = tyro.cli(UIArgs, args=args, prog="scoredream ui")
+    try:
+        from ui.app import launch
+    except ModuleNotFoundError as e:
+        if e.name != "gradio":
+            raise
+        print("error: the app needs gradio; install it with: pip install -e '.[ui]'", file=sys.stderr)
+        return 2
+    launch(a.host, a.port, a.outputs)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] in ("-h", "--help") or argv[0] not in COMMANDS:
@@ -109,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     from scoredream.errors import USER_ERRORS
 
-    command = {"generate": cmd_generate, "render": cmd_render}[argv[0]]
+    command = {"generate": cmd_generate, "render": cmd_render, "ui": cmd_ui}[argv[0]]
     try:
         return command(argv[1:])
     except USER_ERRORS as e:

@@ -1,0 +1,140 @@
+"""The Gradio layout: Generate, Convert, Export and Runs tabs over one shared job runner."""
+
+from __future__ import annotations
+
+import functools
+import json
+from pathlib import Path
+from typing import Any, get_args
+
+import gradio as gr
+
+from scoredream.fields import FieldKind
+from scoredream.serialization import to_dict
+from scoredream.train import GenerateConfig
+from scoredream.train.config import MAX_PROMPT_CHARS, MethodKind
+from ui.handlers import ERRORS, Handlers
+from ui.jobs import JobRunner
+from ui.tasks import PriorCache
+
+POLL_SECONDS = 1.0
+FORM_DEFAULTS: dict[str, Any] = {"model": "embedded", "steps": 600, "seed": 0, "resolution": 32, "preview_every": 10,
+                                 "device": "auto", "overrides": ""}
+
+
+def default_guidance(method: str) -> float:
+    return float(getattr(getattr(GenerateConfig(), method), "guidance_scale", 7.5))
+
+
+def build_app(outputs: Path, defaults: dict[str, Any] | None = None) -> gr.Blocks:
+    """`defaults` pre-fills the Generate form (keys of FORM_DEFAULTS), e.g. tiny settings for a quick demo."""
+    outputs.mkdir(parents=True, exist_ok=True)
+    h = Handlers(outputs, JobRunner(ERRORS), PriorCache())
+    d = {**FORM_DEFAULTS, **(defaults or {})}
+    methods, fields = list(get_args(MethodKind)), list(get_args(FieldKind))
+    with gr.Blocks(title="scoredream") as demo:
+        gr.Markdown("# scoredream\nText to 3D by score distillation. Jobs run in the background: closing this tab "
+                    "does not stop them, and reopening the page (or `?job=ID`) watches them again.")
+        with gr.Tabs() as tabs:
+            with gr.Tab("Generate", id="generate"):
+                with gr.Row():
+                    with gr.Column(scale=2):
+                        prompt = gr.Textbox(label="Prompt", placeholder="a red mug", max_lines=3,
+                                            info=f"at most {MAX_PROMPT_CHARS} characters")
+                        negative = gr.Textbox(label="Negative prompt", max_lines=2)
+                        model = gr.Textbox(d["model"], label="Prior",
+                                           info="embedded, a diffusers hub id, or a local diffusers folder")
+                        with gr.Row():
+                            method = gr.Dropdown(methods, value=methods[0], label="Method")
+                            field = gr.Dropdown(fields, value=fields[0], label="Field architecture")
+                        with gr.Row():
+                            steps = gr.Number(d["steps"], label="Steps", precision=0, minimum=1)
+                            scale = gr.Number(default_guidance(methods[0]), label="Guidance scale")
+                            seed = gr.Number(d["seed"], label="Seed", precision=0)
+                            resolution = gr.Number(d["resolution"], label="Render resolution (px)", precision=0)
+                        with gr.Accordion("Advanced", open=False):
+                            with gr.Row():
+                                preview_every = gr.Number(d["preview_every"], label="Preview every N steps",
+                                                          precision=0, minimum=0)
+                                device = gr.Textbox(d["device"], label="Device", info="auto, cpu, cuda, cuda:1")
+                            overrides = gr.Code(d["overrides"], language="json", label="Overrides (JSON)")
+                            gr.Markdown("Any setting of the run, as a partial JSON object that wins over the fields "
+                                        "above, e.g. `{\"render\": {\"num_samples\": 16}}`. All settings:")
+                            gr.Code(json.dumps(to_dict(GenerateConfig()), indent=1), language="json",
+                                    interactive=False, label="Default config")
+                        with gr.Row():
+                            start = gr.Button("Start", variant="primary")
+                            stop = gr.Button("Stop", variant="stop")
+                        job_id = gr.Textbox(label="Job id", info="paste an id and press Watch to follow a job")
+                        watch = gr.Button("Watch", size="sm")
+                    with gr.Column(scale=3):
+                        status = gr.Markdown("no job yet")
+                        progress = gr.HTML()
+                        preview = gr.Image(label="Live preview", type="filepath", interactive=False)
+                        losses = gr.LinePlot(x="step", y="loss", label="Loss", height=180)
+                        with gr.Row():
+                            video = gr.Video(label="Turntable", interactive=False, autoplay=True, loop=True)
+                            mesh = gr.Model3D(label="Mesh", interactive=False)
+                        files = gr.File(label="Downloads", file_count="multiple", interactive=False)
+            with gr.Tab("Runs", id="runs"):
+                refresh = gr.Button("Refresh", size="sm")
+                gallery = gr.Gallery(label="Runs", columns=6, height=260, allow_preview=False)
+                with gr.Row():
+                    run_name = gr.Dropdown([], label="Run", allow_custom_value=True)
+                    open_btn = gr.Button("Open")
+                    resume_btn = gr.Button("Resume in Generate")
+                run_summary = gr.Markdown()
+                with gr.Row():
+                    run_video = gr.Video(label="Turntable", interactive=False)
+                    run_mesh = gr.Model3D(label="Mesh", interactive=False)
+                run_files = gr.File(label="Files", file_count="multiple", interactive=False)
+                jobs = gr.Dataframe(label="Jobs", interactive=False)
+        timer = gr.Timer(POLL_SECONDS, active=False)
+
+        watched = [status, progress, preview, losses, video, mesh, files, timer]
+
+        def with_timer(fn: Any) -> Any:
+            """Handlers end with a plain `keep polling?` bool; gradio needs it as a Timer update."""
+            @functools.wraps(fn)
+            def wrapped(*args: Any) -> tuple[Any, ...]:
+                *values, active = fn(*args)
+                return (*values, gr.Timer(active=bool(active)))
+
+            return wrapped
+
+        method.change(default_guidance, method, scale, api_visibility="private")
+        form = [prompt, negative, model, method, field, steps, scale, seed, resolution, preview_every, device,
+                overrides]
+        start.click(with_timer(h.start_generate), form, [job_id, status, timer], api_name="start_generate")
+        timer.tick(with_timer(h.poll), job_id, watched, api_name="poll", show_progress="hidden")
+        watch.click(with_timer(h.poll), job_id, watched, api_visibility="private")
+        stop.click(h.stop, job_id, status, api_name="stop")
+
+        def runs_view() -> tuple[Any, ...]:
+            return h.gallery(), gr.Dropdown(choices=h.run_names()), h.jobs_table()
+
+        def select_run(evt: gr.SelectData) -> str:
+            return h.run_names()[evt.index] if evt.index < len(h.run_names()) else ""
+
+        refresh.click(runs_view, None, [gallery, run_name, jobs], api_name="runs")
+        gallery.select(select_run, None, run_name, api_visibility="private")
+        open_btn.click(h.open_run, run_name, [run_summary, run_video, run_mesh, run_files], api_name="open_run")
+        resume_btn.click(with_timer(h.resume), run_name, [job_id, status, timer], api_name="resume").then(
+            lambda: gr.Tabs(selected="generate"), None, tabs, api_visibility="private")
+
+        def on_load(request: gr.Request) -> tuple[Any, ...]:
+            wanted = request.query_params.get("job", "") if request else ""
+            jid = wanted or h.latest_active("generate")
+            return (jid, gr.Timer(active=bool(jid)), *runs_view())
+
+        demo.load(on_load, None, [job_id, timer, gallery, run_name, jobs], api_visibility="private")
+    return demo
+
+
+def launch(host: str = "127.0.0.1", port: int = 7860, outputs: Path = Path("outputs"),
+           defaults: dict[str, Any] | None = None, block: bool = True) -> gr.Blocks:
+    demo = build_app(outputs, defaults)
+    demo.queue(default_concurrency_limit=8).launch(
+        server_name=host, server_port=port, allowed_paths=[str(outputs.resolve())], prevent_thread_lock=not block,
+        quiet=not block, show_error=False, footer_links=["api"])
+    return demo
