@@ -1,0 +1,31 @@
+import torch
+
+from scoredream.priors.prompts import view_suffix
+from scoredream.world.dataset import GeometryBank, render_bank, sample_batch
+from scoredream.world.shapes import COLOUR_NAMES, SHAPE_NAMES, prompt
+
+
+def test_batches_follow_the_trainer_distribution_and_caption_rules(tmp_path):
+    g = torch.Generator().manual_seed(0)
+    bank = render_bank(8, g)
+    bank.save(tmp_path / "bank.pt")
+    bank = GeometryBank.load(tmp_path / "bank.pt")
+    assert len(bank) == 8 * len(SHAPE_NAMES)
+    assert bank.elevation.min() >= -10 and bank.elevation.max() <= 45  # CameraSamplerConfig() defaults
+    batch = sample_batch(bank, 2000, g)
+    assert batch.images.shape == (2000, 3, 32, 32)
+    assert batch.images.min() >= 0 and batch.images.max() <= 1
+    n_view = n_plain = n_empty = 0
+    for i, text in enumerate(batch.captions):
+        base = prompt(COLOUR_NAMES[int(batch.colour[i])], SHAPE_NAMES[int(batch.shape[i])])
+        if text == "":
+            n_empty += 1
+        elif text == base:
+            n_plain += 1
+        else:
+            n_view += 1
+            idx = torch.nonzero((bank.azimuth == batch.azimuth[i]) & (bank.shape == batch.shape[i]))[0, 0]
+            assert text == base + view_suffix(float(bank.azimuth[idx]), float(bank.elevation[idx]))
+    assert abs(n_view / 2000 - 0.7) < 0.04 and abs(n_plain / 2000 - 0.2) < 0.04 and abs(n_empty / 2000 - 0.1) < 0.03
+    white = (batch.images[:, :, 0, 0] == 1).all(-1).float().mean()  # corners show the background
+    assert 0.4 < white < 0.65
