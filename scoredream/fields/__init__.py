@@ -6,10 +6,18 @@ from typing import Literal
 
 from scoredream.fields.base import FEATURE_DIM, Field, FieldOutputs
 from scoredream.fields.hashgrid import HashGridConfig, HashGridField
+from scoredream.fields.mlp import MLPConfig, MLPField
+from scoredream.fields.tensorf import TensoRFConfig, TensoRFField
+from scoredream.fields.voxel import VoxelConfig, VoxelField
 
-FieldKind = Literal["hashgrid"]
-FieldConfig = HashGridConfig
-FIELD_CONFIGS: dict[str, type] = {"hashgrid": HashGridConfig}
+FieldKind = Literal["hashgrid", "mlp", "tensorf", "voxel"]
+FieldConfig = HashGridConfig | MLPConfig | TensoRFConfig | VoxelConfig
+FIELD_CONFIGS: dict[str, type] = {
+    "hashgrid": HashGridConfig,
+    "mlp": MLPConfig,
+    "tensorf": TensoRFConfig,
+    "voxel": VoxelConfig,
+}
 
 __all__ = [
     "FEATURE_DIM",
@@ -20,4 +28,10 @@ __all__ = [
     "FieldOutputs",
     "HashGridConfig",
     "HashGridField",
+    "MLPConfig",
+    "MLPField",
+    "TensoRFConfig",
+    "TensoRFField",
+    "VoxelConfig",
+    "VoxelField",
 ]

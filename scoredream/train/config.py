@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from scoredream.fields import FieldKind, HashGridConfig
+from scoredream.fields import FieldConfig, FieldKind, HashGridConfig, MLPConfig, TensoRFConfig, VoxelConfig
 from scoredream.guidance import SDSConfig
 from scoredream.priors import PriorConfig, PromptConfig
 from scoredream.render.background import BackgroundConfig
@@ -107,6 +107,9 @@ class GenerateConfig:
     prompts: PromptConfig = dataclasses.field(default_factory=PromptConfig)
     sds: SDSConfig = dataclasses.field(default_factory=SDSConfig)
     hashgrid: HashGridConfig = dataclasses.field(default_factory=HashGridConfig)
+    mlp: MLPConfig = dataclasses.field(default_factory=MLPConfig)
+    tensorf: TensoRFConfig = dataclasses.field(default_factory=TensoRFConfig)
+    voxel: VoxelConfig = dataclasses.field(default_factory=VoxelConfig)
     cameras: CameraSamplerConfig = dataclasses.field(default_factory=CameraSamplerConfig)
     render: RenderConfig = dataclasses.field(default_factory=RenderConfig)
     background: BackgroundConfig = dataclasses.field(default_factory=BackgroundConfig)
@@ -114,7 +117,7 @@ class GenerateConfig:
     train: TrainConfig = dataclasses.field(default_factory=TrainConfig)
     video: VideoConfig = dataclasses.field(default_factory=VideoConfig)
 
-    def field_config(self) -> HashGridConfig:
+    def field_config(self) -> FieldConfig:
         return getattr(self, self.field)
 
     def guidance_config(self) -> SDSConfig:
