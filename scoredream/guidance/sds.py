@@ -17,6 +17,7 @@ from scoredream.guidance.base import (
     surrogate_loss,
 )
 from scoredream.priors.diffusion_prior import DiffusionPrior
+from scoredream.priors.perp_neg import PerpNegConfig, TextConditions, text_conditions
 from scoredream.priors.prompts import PromptEmbeddings
 from scoredream.render.cameras import Cameras
 
@@ -24,7 +25,7 @@ from scoredream.render.cameras import Cameras
 @dataclass
 class SDSConfig:
     """Reference setting (threestudio DreamFusion): CFG 100, w(t) = 1 - alpha_bar, t in [0.02, 0.98].
-    Cost per step: one UNet call on a batch of 2B (conditional + unconditional)."""
+    Cost per step: one UNet call on a batch of 2B (conditional + unconditional); 4B with Perp-Neg."""
 
     guidance_scale: float = 100.0
     """classifier-free guidance scale s in eps_u + s (eps_c - eps_u)"""
@@ -34,18 +35,20 @@ class SDSConfig:
     """range of diffusion timesteps and its annealing"""
     grad_clip: float | None = None
     """elementwise clamp of the gradient (None: off); NaN/inf entries are always zeroed"""
+    perp_neg: PerpNegConfig = field(default_factory=PerpNegConfig)
+    """Perp-Neg: the other views' prompts as perpendicular negatives"""
 
     def setup(self, prior: DiffusionPrior) -> SDSGuidance:
         return SDSGuidance(self, prior)
 
 
 def cfg_noise(
-    prior: DiffusionPrior, x_t: Tensor, t: Tensor, cond: Tensor, uncond: Tensor, scale: float
+    prior: DiffusionPrior, x_t: Tensor, t: Tensor, conditions: TextConditions, scale: float
 ) -> Float[Tensor, "B C h w"]:
-    """eps_u + s (eps_c - eps_u), both branches in one UNet call."""
-    eps = prior.predict_noise(torch.cat([x_t, x_t]), torch.cat([t, t]), torch.cat([cond, uncond]))
-    eps_c, eps_u = eps.chunk(2)
-    return eps_u + scale * (eps_c - eps_u)
+    """eps_u + s (eps_c - eps_u) (plus Perp-Neg's negatives), all branches in one UNet call."""
+    n = conditions.copies
+    eps = prior.predict_noise(x_t.repeat(n, 1, 1, 1), t.repeat(n), conditions.embeddings())
+    return conditions.combine(eps, scale)
 
 
 class SDSGuidance:
@@ -64,9 +67,9 @@ class SDSGuidance:
             raise ValueError("SDS has no trainable state to load")
 
     @torch.no_grad()
-    def gradient(self, x0: Tensor, t: Tensor, noise: Tensor, cond: Tensor, uncond: Tensor) -> Tensor:
+    def gradient(self, x0: Tensor, t: Tensor, noise: Tensor, conditions: TextConditions) -> Tensor:
         x_t = self.prior.add_noise(x0, noise, t)
-        eps = cfg_noise(self.prior, x_t, t, cond, uncond, self.config.guidance_scale)
+        eps = cfg_noise(self.prior, x_t, t, conditions, self.config.guidance_scale)
         w = sds_weight(t, self.prior.alphas_cumprod, self.config.weighting).view(-1, 1, 1, 1)
         return w * (eps - noise)
 
@@ -81,6 +84,6 @@ class SDSGuidance:
         x0 = self.prior.encode_images(rgb.permute(0, 3, 1, 2), generator)
         t = self.config.timesteps.sample(step, x0.shape[0], self.prior.num_train_timesteps, generator).to(x0.device)
         noise = torch.randn(x0.shape, generator=generator).to(x0)
-        cond, uncond = prompt.for_cameras(cameras.azimuth, cameras.elevation)
-        grad = clean_gradient(self.gradient(x0.detach(), t, noise, cond, uncond), self.config.grad_clip)
+        conditions = text_conditions(prompt, cameras.azimuth, cameras.elevation, self.config.perp_neg)
+        grad = clean_gradient(self.gradient(x0.detach(), t, noise, conditions), self.config.grad_clip)
         return GuidanceOutput(loss=surrogate_loss(x0, grad), timesteps=t, grad_norm=float(grad.norm()))

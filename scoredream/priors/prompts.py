@@ -59,6 +59,7 @@ class PromptEmbeddings:
         texts = [self.prompt + VIEW_SUFFIXES[v] for v in VIEWS] if config.view_dependent else [self.prompt]
         self.texts = texts
         self.cond = prior.encode_text(texts)  # V L D
+        self.plain = prior.encode_text([self.prompt])  # 1 L D, without a view suffix (VSD's camera-aware LoRA)
         self.uncond = prior.encode_text([self.negative_prompt])  # 1 L D
 
     def views(self, azimuth_deg: Tensor, elevation_deg: Tensor) -> Int[Tensor, " B"]:

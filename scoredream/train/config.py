@@ -8,13 +8,13 @@ from pathlib import Path
 from typing import Literal
 
 from scoredream.fields import FieldConfig, FieldKind, HashGridConfig, MLPConfig, TensoRFConfig, VoxelConfig
-from scoredream.guidance import SDSConfig
+from scoredream.guidance import ASDConfig, GuidanceConfig, SDSConfig, VSDConfig
 from scoredream.priors import PriorConfig, PromptConfig
 from scoredream.render.background import BackgroundConfig
 from scoredream.render.cameras import CameraSamplerConfig
 from scoredream.render.volume import RenderConfig
 
-MethodKind = Literal["sds"]
+MethodKind = Literal["sds", "vsd", "asd"]
 MAX_PROMPT_CHARS = 1000
 
 
@@ -106,6 +106,8 @@ class GenerateConfig:
     prior: PriorConfig = dataclasses.field(default_factory=PriorConfig)
     prompts: PromptConfig = dataclasses.field(default_factory=PromptConfig)
     sds: SDSConfig = dataclasses.field(default_factory=SDSConfig)
+    vsd: VSDConfig = dataclasses.field(default_factory=VSDConfig)
+    asd: ASDConfig = dataclasses.field(default_factory=ASDConfig)
     hashgrid: HashGridConfig = dataclasses.field(default_factory=HashGridConfig)
     mlp: MLPConfig = dataclasses.field(default_factory=MLPConfig)
     tensorf: TensoRFConfig = dataclasses.field(default_factory=TensoRFConfig)
@@ -120,8 +122,12 @@ class GenerateConfig:
     def field_config(self) -> FieldConfig:
         return getattr(self, self.field)
 
-    def guidance_config(self) -> SDSConfig:
+    def guidance_config(self) -> GuidanceConfig:
         return getattr(self, self.method)
+
+    def particles(self) -> int:
+        """Fields optimised together (VSD's particles; 1 for the other methods)."""
+        return self.vsd.particles if self.method == "vsd" else 1
 
     def run_dir(self) -> Path:
         if self.run_name:

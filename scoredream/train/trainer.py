@@ -22,6 +22,7 @@ from scoredream.render.volume import render
 from scoredream.serialization import save_json
 from scoredream.train.checkpoint import build_field, load_checkpoint, load_module, load_trainer_state, save_checkpoint
 from scoredream.train.config import GenerateConfig
+from scoredream.train.particles import render_particles
 from scoredream.train.video import turntable_frames, write_video
 
 
@@ -82,9 +83,10 @@ def generate(
 
     torch.manual_seed(config.train.seed)
     field_ = build_field(config, device)
+    particles = [field_] + [build_field(config, device) for _ in range(config.particles() - 1)]
     background = config.background.setup().to(device)
     guidance = config.guidance_config().setup(prior)
-    groups = field_.param_groups()
+    groups = {k: [p for f in particles for p in f.param_groups()[k]] for k in ("grid", "mlp")}
     opt = config.optim
     optimizer = torch.optim.AdamW(
         [
@@ -101,6 +103,8 @@ def generate(
     if resume and ckpt_path.exists():
         ckpt = load_checkpoint(ckpt_path)
         load_module(field_, ckpt.state("field"), ckpt_path)
+        for i, f in enumerate(particles[1:], 1):
+            load_module(f, ckpt.state(f"particle{i}"), ckpt_path)
         load_module(background, ckpt.state("background"), ckpt_path)
         if ckpt.state("guidance"):
             guidance.load_state_dict(ckpt.state("guidance"))
@@ -117,6 +121,7 @@ def generate(
         state = {"optimizer": optimizer.state_dict(), "generator": generator.get_state(), "step": step,
                  "history": rows, "history_keys": keys}
         modules = {"field": field_, "background": background, "guidance": guidance}
+        modules.update({f"particle{i}": f for i, f in enumerate(particles[1:], 1)})
         save_checkpoint(ckpt_path, config, step, modules, state)
 
     t0, stopped, step = time.perf_counter(), False, start
@@ -125,11 +130,11 @@ def generate(
         if should_stop is not None and should_stop():
             stopped = True
             break
-        cams = config.cameras.sample(config.train.batch_size, generator).to(device)
+        cams = config.cameras.sample(config.train.batch_size * len(particles), generator).to(device)
         res = config.train.resolution_at(step)
-        out = render(field_, cams, res, res, background, config.render, training=True, generator=generator)
-        g = guidance(out.rgb, cams, prompt, step, generator)
-        sparsity, binary = opacity_regularisers(out.opacity)
+        rgb, opacity = render_particles(particles, cams, res, background, config.render, generator)
+        g = guidance(rgb, cams, prompt, step, generator)
+        sparsity, binary = opacity_regularisers(opacity)
         loss = g.loss + config.train.sparsity_weight * sparsity
         if step >= config.train.opacity_start_step:
             loss = loss + config.train.opacity_weight * binary
@@ -143,7 +148,7 @@ def generate(
         loss.backward()
         optimizer.step()
         row = {"step": step + 1, "loss": loss.item(), "guidance_loss": g.loss.item(), "grad_norm": g.grad_norm,
-               "t": float(g.timesteps.float().mean()), "opacity": out.opacity.mean().item(), **g.stats}
+               "t": float(g.timesteps.float().mean()), "opacity": opacity.mean().item(), **g.stats}
         history.append(row)
         bar.update(1)
         if (step + 1) % config.train.log_every == 0:
