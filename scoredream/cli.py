@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -9,9 +10,12 @@ from typing import Annotated, Literal
 
 import tyro
 
+from scoredream.export.config import ExportConfig  # no torch: `scoredream --help` stays fast
+
 COMMANDS = {
     "generate": "turn a prompt into a 3D field (score distillation); writes checkpoint, previews, video",
     "render": "render a turntable video of a checkpoint",
+    "export": "export a checkpoint's surface as a coloured mesh: GLB, OBJ (+ MTL + PNG) or PLY",
     "ui": "open the Gradio app in a browser (generate, convert, export, past runs)",
 }
 
@@ -23,7 +27,10 @@ Usage: scoredream generate PROMPT [--config FILE] [--resume] [OPTIONS]
   --config FILE    start from a saved config.json (a run folder's, or your own); later flags override it
   --resume         continue the run in the same folder from its last checkpoint
 
-Per-step cost: sds = one UNet call on a batch of 2B (B = --train.batch-size).
+Per-step cost in UNet calls (B = --train.batch-size; Perp-Neg adds 2B to the guided call):
+  sds = one call on 2B; asd = one call on 3B;
+  vsd = pretrained call on 2B + LoRA call on B (2B if --vsd.lora-guidance-scale != 1) + LoRA training
+        forward/backward on B, all times --vsd.particles.
 Outputs go to OUTPUT_DIR/RUN_NAME: config.json, checkpoints/last.safetensors, previews/, turntable.mp4."""
 
 
@@ -41,6 +48,22 @@ class RenderArgs:
     elevation: float = 15.0
     format: Literal["mp4", "gif"] = "mp4"
     device: str = "auto"
+
+
+@dataclass
+class ExportArgs:
+    """Export a trained field's surface as a clean, coloured triangle mesh (marching cubes on its density).
+
+    Files are +Y up in metres as glTF expects: world (x, y, z) -> file (y, z, x) * scale (our world is +Z up with
+    the front facing +X); --up z keeps world axes."""
+
+    checkpoint: Annotated[Path, tyro.conf.Positional]
+    """a checkpoint file (.safetensors) or a run folder"""
+    output: Path | None = None
+    """mesh path (default: mesh.<format> in the run folder)"""
+    device: str = "auto"
+    """cpu, cuda, ... or auto"""
+    mesh: Annotated[ExportConfig, tyro.conf.arg(name="")] = dataclasses.field(default_factory=ExportConfig)
 
 
 def _pop_option(args: list[str], name: str, takes_value: bool) -> tuple[list[str], str | bool | None]:
@@ -97,6 +120,23 @@ def cmd_render(args: list[str]) -> int:
     return 0
 
 
+def cmd_export(args: list[str]) -> int:
+    from scoredream.export import export_mesh
+    from scoredream.train import load_checkpoint
+    from scoredream.train.trainer import pick_device
+
+    a = tyro.cli(ExportArgs, args=args, prog="scoredream export")
+    ckpt = load_checkpoint(a.checkpoint)
+    field = ckpt.build_field(pick_device(a.device))
+    run_dir = ckpt.path.parent.parent if ckpt.path.parent.name == "checkpoints" else ckpt.path.parent
+    result = export_mesh(field, a.output or run_dir / f"mesh.{a.mesh.format}", a.mesh)
+    print(f"mesh: {result.path} ({result.num_vertices} vertices, {result.num_faces} faces, "
+          f"density threshold {result.threshold:.4g}, {sum(result.seconds.values()):.1f} s)")
+    for extra in result.files[:-1]:
+        print(f"      {extra}")
+    return 0
+
+
 @dataclass
 class UIArgs:
     """Serve the Gradio app; jobs run in this process and outlive the browser tab."""
@@ -135,7 +175,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     from scoredream.errors import USER_ERRORS
 
-    command = {"generate": cmd_generate, "render": cmd_render, "ui": cmd_ui}[argv[0]]
+    command = {"generate": cmd_generate, "render": cmd_render, "export": cmd_export, "ui": cmd_ui}[argv[0]]
     try:
         return command(argv[1:])
     except USER_ERRORS as e:

@@ -1,15 +1,19 @@
 """The errors a user can cause and fix; the CLI and UI show their message instead of a traceback."""
 
+from scoredream.export import ExportError
 from scoredream.priors import PriorLoadError, PromptError
+from scoredream.priors.perp_neg import PerpNegError
 from scoredream.serialization import ConfigError
 from scoredream.train.checkpoint import CheckpointError
 from scoredream.train.trainer import TrainingDiverged
 
 USER_ERRORS: tuple[type[BaseException], ...] = (
     PromptError,
+    PerpNegError,  # Perp-Neg without view-dependent prompts
     PriorLoadError,
     ConfigError,
     CheckpointError,
     TrainingDiverged,
+    ExportError,  # unknown format, no surface (EmptySurfaceError), bad settings, unwritable mesh path
     OSError,  # unwritable output folder, disk full
 )

@@ -59,11 +59,9 @@ class VSDConfig:
     camera_dropout: float = 0.1
     """probability of training the LoRA with the null (all-zero) camera, for CFG over the camera"""
     lora_base: str = ""
-    """separate LoRA base model (folder or hub id; threestudio: a v-prediction SD 2.1 for an epsilon SD 2.1-base);
-    empty: the prior's own UNet"""
+    """separate LoRA base model, folder or hub id (threestudio: v-prediction SD 2.1); empty: the prior's UNet"""
     share_unet: bool = False
-    """with no lora_base: inject the LoRA into the prior's UNet (adapters off for the pretrained branch; saves one
-    UNet of memory) instead of a private copy"""
+    """LoRA inside the prior's own UNet, off for the pretrained branch (saves a UNet copy); needs no lora_base"""
     particles: int = 1
     """fields optimised together, sharing the LoRA (the trainer renders train.batch_size views of each)"""
     grad_clip: float | None = None

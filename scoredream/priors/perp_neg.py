@@ -29,8 +29,7 @@ class PerpNegConfig:
     """Reference setting: threestudio's Perp-Neg decay parameters (a, b, c) of a exp(-b r) + c."""
 
     enabled: bool = False
-    """subtract the other views' prompts (perpendicular part only); needs --prompts.view-dependent;
-    the guided UNet call grows from 2B to 4B"""
+    """subtract other views' prompts (perpendicular part); needs view-dependent prompts; guided call 2B -> 4B"""
     front_side: tuple[float, float, float] = (4.0, 0.5, -2.426)
     """(a, b, c) for the front prompt as negative between front and side"""
     side_front: tuple[float, float, float] = (4.0, 0.5, -2.426)
