@@ -99,6 +99,8 @@ def cmd_generate(args: list[str]) -> int:
     print(f"checkpoint: {result.checkpoint} (step {result.step})")
     if result.video:
         print(f"video:      {result.video}")
+    if result.mesh:
+        print(f"mesh:       {result.mesh}")
     return 0
 
 

@@ -1,6 +1,18 @@
-"""Mesh export: a field's surface as a clean, coloured GLB, OBJ or PLY (see `export_mesh`)."""
+"""Mesh export: a field's surface as a clean, coloured GLB, OBJ or PLY (see `export_mesh`).
 
-from scoredream.export.extract import EmptySurfaceError, ExportError
-from scoredream.export.mesh import ExportConfig, ExportResult, export_mesh
+Settings and errors import without torch; `export_mesh` and `ExportResult` load the heavy modules on first use.
+"""
 
-__all__ = ["EmptySurfaceError", "ExportConfig", "ExportError", "ExportResult", "export_mesh"]
+from typing import Any
+
+from scoredream.export.config import FORMATS, EmptySurfaceError, ExportConfig, ExportError
+
+__all__ = ["FORMATS", "EmptySurfaceError", "ExportConfig", "ExportError", "ExportResult", "export_mesh"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in ("export_mesh", "ExportResult"):
+        from scoredream.export import mesh
+
+        return getattr(mesh, name)
+    raise AttributeError(f"module 'scoredream.export' has no attribute '{name}'")

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 from jaxtyping import Float, Int
 
-from scoredream.export.extract import ExportError
+from scoredream.export.config import ExportError
 
 
 def import_open3d() -> Any:

@@ -14,18 +14,11 @@ import numpy as np
 import torch
 from jaxtyping import Float, Int
 
+from scoredream.export.config import EmptySurfaceError
 from scoredream.fields.base import Field
 
 HALF_OPACITY_DEPTH = math.log(2.0)
 """optical depth at which a ray's opacity reaches 0.5: where a render 'sees' the surface"""
-
-
-class ExportError(ValueError):
-    """A mesh export cannot be done as asked: unknown format, no surface, bad settings, unwritable path."""
-
-
-class EmptySurfaceError(ExportError):
-    """The field has no surface at the chosen density level (an empty scene, or a threshold above the object)."""
 
 
 @dataclass

@@ -23,10 +23,9 @@ from jaxtyping import Float, Int
 from PIL import Image
 
 from scoredream.export.appearance import Texture
-from scoredream.export.extract import ExportError
+from scoredream.export.config import FORMATS, ExportError
 
 Format = Literal["glb", "obj", "ply"]
-FORMATS: tuple[str, ...] = ("glb", "obj", "ply")
 WORLD_TO_Y_UP = np.array([[0.0, 1.0, 0.0], [0.0, 0.0, 1.0], [1.0, 0.0, 0.0]])
 """rows: output x, y, z as world axes (output = WORLD_TO_Y_UP @ world)"""
 

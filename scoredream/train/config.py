@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from scoredream.export.config import ExportConfig
 from scoredream.fields import FieldConfig, FieldKind, HashGridConfig, MLPConfig, TensoRFConfig, VoxelConfig
 from scoredream.guidance import ASDConfig, GuidanceConfig, SDSConfig, VSDConfig
 from scoredream.priors import PriorConfig, PromptConfig
@@ -118,6 +119,7 @@ class GenerateConfig:
     optim: OptimConfig = dataclasses.field(default_factory=OptimConfig)
     train: TrainConfig = dataclasses.field(default_factory=TrainConfig)
     video: VideoConfig = dataclasses.field(default_factory=VideoConfig)
+    export: ExportConfig = dataclasses.field(default_factory=ExportConfig)
 
     def field_config(self) -> FieldConfig:
         return getattr(self, self.field)
@@ -152,3 +154,5 @@ class GenerateConfig:
             raise ConfigError("render resolutions must be between 8 and 2048 pixels")
         if self.render.num_samples < 2:
             raise ConfigError("render.num_samples must be at least 2")
+        if self.export.enabled:
+            self.export.validate()

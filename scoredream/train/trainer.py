@@ -7,6 +7,7 @@ stopping, writes previews, checkpoints and a turntable video into the run folder
 from __future__ import annotations
 
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +17,7 @@ import torch
 from PIL import Image
 from tqdm.auto import tqdm
 
+from scoredream.export import EmptySurfaceError, export_mesh
 from scoredream.priors import DiffusionPrior, PromptEmbeddings
 from scoredream.render.cameras import orbit_cameras
 from scoredream.render.volume import render
@@ -47,6 +49,7 @@ class RunResult:
     step: int
     stopped: bool
     video: Path | None = None
+    mesh: Path | None = None
     history: list[dict[str, float]] = field(default_factory=list)
 
 
@@ -170,6 +173,12 @@ def generate(
         frames = turntable_frames(field_, background, v.frames, v.resolution, v.elevation, v.distance, v.fovy,
                                   config.render)
         result.video = write_video(frames, run_dir / f"turntable.{v.format}", v.fps)
+    if not stopped and config.export.enabled:
+        try:
+            result.mesh = export_mesh(field_, run_dir / f"mesh.{config.export.format}", config.export).path
+        except EmptySurfaceError as e:
+            # The run itself succeeded; a field without a surface yet (too few steps) warrants a warning, not a crash.
+            warnings.warn(f"no mesh exported: {e}", stacklevel=2)
     return result
 
 
