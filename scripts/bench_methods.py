@@ -1,0 +1,119 @@
+"""SDS vs VSD vs ASD on the embedded prior's benchmark prompts, each with its default settings (GenerateConfig()).
+
+    .venv/bin/python scripts/bench_methods.py [--methods sds vsd asd] [--prompts "a red cube" ...] [--seeds 0 1]
+        [--steps N] [--threads 1] [--out outputs/bench_methods]
+
+Per method: judge accuracy across 8 orbit views (shape and colour), 3D IoU against the ground-truth occupancy,
+foreground colour error, diversity across seeds (RMS pixel distance between the evaluation renders of two seeds of
+the same prompt, averaged over prompts and seed pairs), and wall time per step. Writes OUT/methods.md and prints it.
+The per-run rows come from scoredream.world.evaluate.score_field, the same scorer as scripts/bench_sds.py.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import get_args
+
+import torch
+from bench_sds import PROMPTS
+
+from scoredream.render.background import BackgroundConfig
+from scoredream.render.volume import RenderConfig, render
+from scoredream.train import GenerateConfig, generate, load_checkpoint
+from scoredream.train.config import MethodKind
+from scoredream.world.evaluate import FieldScore, evaluation_cameras, score_field
+from scoredream.world.judge import load_judge
+
+
+@dataclass
+class Run:
+    method: str
+    prompt: str
+    seed: int
+    score: FieldScore
+    views: torch.Tensor  # evaluation renders, V 3 H W
+    ms_per_step: float
+
+
+def run_one(method: str, prompt: str, seed: int, steps: int | None, out: Path, judge: object) -> Run:
+    cfg = GenerateConfig(prompt=prompt, method=method, output_dir=out / method)  # type: ignore[arg-type]
+    cfg.train.seed, cfg.video.enabled, cfg.export.enabled = seed, False, False
+    cfg.train.preview_every, cfg.train.checkpoint_every = 0, 0
+    if steps:
+        cfg.train.steps = steps
+    t0 = time.perf_counter()
+    result = generate(cfg, progress=False)
+    seconds = time.perf_counter() - t0
+    field = load_checkpoint(result.checkpoint).build_field()
+    score = score_field(field, prompt, judge)  # type: ignore[arg-type]
+    with torch.no_grad():
+        views = render(field, evaluation_cameras(), 32, 32, BackgroundConfig(kind="solid").setup(), RenderConfig(64))
+    return Run(method, prompt, seed, score, views.rgb.clamp(0, 1), 1000 * seconds / cfg.train.steps)
+
+
+def diversity(runs: list[Run]) -> float:
+    """Mean RMS distance between the renders of two seeds of one prompt (0: every seed gives the same object)."""
+    dists = [
+        (a.views - b.views).pow(2).mean().sqrt().item()
+        for a, b in itertools.combinations(runs, 2)
+        if a.prompt == b.prompt and a.seed != b.seed
+    ]
+    return sum(dists) / len(dists) if dists else float("nan")
+
+
+def table(runs: list[Run], methods: list[str]) -> str:
+    mean = lambda xs: sum(xs) / len(xs)  # noqa: E731
+    lines = [
+        "| method | judge acc. | shape acc. | colour acc. | 3D IoU | colour error | diversity | ms/step | runs |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for m in methods:
+        rs = [r for r in runs if r.method == m]
+        s = [r.score for r in rs]
+        lines.append(
+            f"| {m} | {mean([x.judge_accuracy for x in s]):.2f} | {mean([x.shape_accuracy for x in s]):.2f} "
+            f"| {mean([x.colour_accuracy for x in s]):.2f} | {mean([x.iou for x in s]):.3f} "
+            f"| {mean([x.colour_error for x in s]):.3f} | {diversity(rs):.3f} "
+            f"| {mean([r.ms_per_step for r in rs]):.0f} | {len(rs)} |"
+        )
+    lines += ["", "| method | prompt | seed | judge acc. | 3D IoU | colour error | ms/step |", "|---" * 7 + "|"]
+    lines += [
+        f"| {r.method} | {r.prompt} | {r.seed} | {r.score.judge_accuracy:.2f} | {r.score.iou:.3f} "
+        f"| {r.score.colour_error:.3f} | {r.ms_per_step:.0f} |"
+        for r in runs
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--methods", nargs="+", default=list(get_args(MethodKind)), choices=get_args(MethodKind))
+    p.add_argument("--prompts", nargs="+", default=PROMPTS)
+    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
+    p.add_argument("--steps", type=int, default=None, help="override train.steps (default: the config's)")
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--out", type=Path, default=Path("outputs/bench_methods"))
+    args = p.parse_args()
+    torch.set_num_threads(args.threads)
+    judge = load_judge()
+    runs = []
+    for method in args.methods:
+        for prompt in args.prompts:
+            for seed in args.seeds:
+                runs.append(run_one(method, prompt, seed, args.steps, args.out, judge))
+                r = runs[-1]
+                print(f"{method} | {prompt} | seed {seed} | judge {r.score.judge_accuracy:.2f} | IoU "
+                      f"{r.score.iou:.3f} | colour err {r.score.colour_error:.3f} | {r.ms_per_step:.0f} ms/step",
+                      flush=True)
+    text = table(runs, args.methods)
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "methods.md").write_text(text)
+    print("\n" + text)
+
+
+if __name__ == "__main__":
+    main()
