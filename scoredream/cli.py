@@ -15,6 +15,7 @@ from scoredream.export.config import ExportConfig  # no torch: `scoredream --hel
 COMMANDS = {
     "generate": "turn a prompt into a 3D field (score distillation); writes checkpoint, previews, video",
     "render": "render a turntable video of a checkpoint",
+    "convert": "convert a checkpoint to another field architecture (hashgrid, mlp, tensorf, voxel) by PVD",
     "export": "export a checkpoint's surface as a coloured mesh: GLB, OBJ (+ MTL + PNG) or PLY",
     "ui": "open the Gradio app in a browser (generate, convert, export, past runs)",
 }
@@ -139,6 +140,21 @@ def cmd_export(args: list[str]) -> int:
     return 0
 
 
+def cmd_convert(args: list[str]) -> int:
+    from scoredream.convert import convert_checkpoint
+    from scoredream.convert.args import ConvertArgs
+    from scoredream.train.trainer import pick_device
+
+    a = tyro.cli(ConvertArgs, args=args, prog="scoredream convert")
+    result = convert_checkpoint(a.checkpoint, a.to, a.pvd, target_config=a.target_config(), output=a.output,
+                                device=pick_device(a.device))
+    how = "weights copied" if result.copied else f"distilled in {result.steps} steps, {result.seconds:.1f} s"
+    print(f"converted {result.source_kind} -> {result.target_kind} ({how}, {result.parameters:,} parameters)")
+    print(f"run folder: {result.run_dir}")
+    print(f"checkpoint: {result.checkpoint}")
+    return 0
+
+
 @dataclass
 class UIArgs:
     """Serve the Gradio app; jobs run in this process and outlive the browser tab."""
@@ -177,7 +193,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     from scoredream.errors import USER_ERRORS
 
-    command = {"generate": cmd_generate, "render": cmd_render, "export": cmd_export, "ui": cmd_ui}[argv[0]]
+    command = {"generate": cmd_generate, "render": cmd_render, "export": cmd_export, "convert": cmd_convert,
+               "ui": cmd_ui}[argv[0]]
     try:
         return command(argv[1:])
     except USER_ERRORS as e:
