@@ -9,6 +9,8 @@ from typing import Any, get_args
 
 import gradio as gr
 
+from scoredream.convert import PVDConfig
+from scoredream.export import FORMATS
 from scoredream.fields import FieldKind
 from scoredream.serialization import to_dict
 from scoredream.train import GenerateConfig
@@ -19,7 +21,14 @@ from ui.tasks import PriorCache
 
 POLL_SECONDS = 1.0
 FORM_DEFAULTS: dict[str, Any] = {"model": "embedded", "steps": 600, "seed": 0, "resolution": 32, "preview_every": 10,
-                                 "device": "auto", "overrides": ""}
+                                 "device": "auto", "overrides": "", "convert_steps": 600, "convert_overrides": "",
+                                 "export_resolution": 256, "export_overrides": ""}
+
+
+def source_picker() -> tuple[gr.Dropdown, gr.File]:
+    run = gr.Dropdown([], label="A run from the outputs folder", allow_custom_value=True)
+    upload = gr.File(label="... or upload a checkpoint (.safetensors)", type="filepath")
+    return run, upload
 
 
 def default_guidance(method: str) -> float:
@@ -76,6 +85,53 @@ def build_app(outputs: Path, defaults: dict[str, Any] | None = None) -> gr.Block
                             video = gr.Video(label="Turntable", interactive=False, autoplay=True, loop=True)
                             mesh = gr.Model3D(label="Mesh", interactive=False)
                         files = gr.File(label="Downloads", file_count="multiple", interactive=False)
+            with gr.Tab("Convert (PVD)", id="convert"):
+                with gr.Row():
+                    with gr.Column(scale=2):
+                        c_run, c_upload = source_picker()
+                        c_target = gr.Dropdown(fields, value=fields[-1], label="Target architecture")
+                        with gr.Row():
+                            c_steps = gr.Number(d["convert_steps"], label="Distillation steps", precision=0, minimum=1)
+                            c_device = gr.Textbox(d["device"], label="Device")
+                        with gr.Accordion("Advanced", open=False):
+                            c_overrides = gr.Code(d["convert_overrides"], language="json", label="PVD overrides (JSON)")
+                            gr.Code(json.dumps(to_dict(PVDConfig()), indent=1), language="json", interactive=False,
+                                    label="Default PVD settings")
+                        with gr.Row():
+                            c_start = gr.Button("Convert", variant="primary")
+                            c_stop = gr.Button("Stop", variant="stop")
+                        c_job = gr.Textbox(label="Job id")
+                    with gr.Column(scale=3):
+                        c_status = gr.Markdown("no job yet")
+                        c_progress = gr.HTML()
+                        with gr.Row():
+                            c_teacher = gr.Image(label="Teacher (source)", type="filepath", interactive=False)
+                            c_student = gr.Image(label="Student (converted)", type="filepath", interactive=False)
+                        c_psnr = gr.Markdown()
+                        c_losses = gr.LinePlot(x="step", y="loss", label="Distillation loss", height=160)
+                        c_files = gr.File(label="Downloads", file_count="multiple", interactive=False)
+            with gr.Tab("Export mesh", id="export"):
+                with gr.Row():
+                    with gr.Column(scale=2):
+                        e_run, e_upload = source_picker()
+                        with gr.Row():
+                            e_resolution = gr.Number(d["export_resolution"], label="Resolution", precision=0,
+                                                     info="grid samples along the object's longest side")
+                            e_threshold = gr.Number(None, label="Density threshold", info="empty: automatic")
+                        with gr.Row():
+                            e_faces = gr.Number(50_000, label="Decimate to faces", precision=0, info="0: keep all")
+                            e_format = gr.Dropdown(list(FORMATS), value=FORMATS[0], label="Format")
+                            e_device = gr.Textbox(d["device"], label="Device")
+                        with gr.Accordion("Advanced", open=False):
+                            e_overrides = gr.Code(d["export_overrides"], language="json",
+                                                  label="Export overrides (JSON)")
+                        e_start = gr.Button("Export", variant="primary")
+                        e_job = gr.Textbox(label="Job id")
+                    with gr.Column(scale=3):
+                        e_status = gr.Markdown("no job yet")
+                        e_mesh = gr.Model3D(label="Mesh", interactive=False)
+                        e_facts = gr.Markdown()
+                        e_files = gr.File(label="Downloads", file_count="multiple", interactive=False)
             with gr.Tab("Runs", id="runs"):
                 refresh = gr.Button("Refresh", size="sm")
                 gallery = gr.Gallery(label="Runs", columns=6, height=260, allow_preview=False)
@@ -89,7 +145,7 @@ def build_app(outputs: Path, defaults: dict[str, Any] | None = None) -> gr.Block
                     run_mesh = gr.Model3D(label="Mesh", interactive=False)
                 run_files = gr.File(label="Files", file_count="multiple", interactive=False)
                 jobs = gr.Dataframe(label="Jobs", interactive=False)
-        timer = gr.Timer(POLL_SECONDS, active=False)
+        timer, c_timer, e_timer = (gr.Timer(POLL_SECONDS, active=False) for _ in range(3))
 
         watched = [status, progress, preview, losses, video, mesh, files, timer]
 
@@ -110,13 +166,26 @@ def build_app(outputs: Path, defaults: dict[str, Any] | None = None) -> gr.Block
         watch.click(with_timer(h.poll), job_id, watched, api_visibility="private")
         stop.click(h.stop, job_id, status, api_name="stop")
 
+        c_watched = [c_status, c_progress, c_teacher, c_student, c_psnr, c_losses, c_files, c_timer]
+        c_start.click(with_timer(h.start_convert), [c_run, c_upload, c_target, c_steps, c_device, c_overrides],
+                      [c_job, c_status, c_timer], api_name="start_convert")
+        c_timer.tick(with_timer(h.poll_convert), c_job, c_watched, api_name="poll_convert", show_progress="hidden")
+        c_stop.click(h.stop, c_job, c_status, api_visibility="private")
+        e_start.click(with_timer(h.start_export), [e_run, e_upload, e_resolution, e_threshold, e_faces, e_format,
+                                                   e_device, e_overrides], [e_job, e_status, e_timer],
+                      api_name="start_export")
+        e_timer.tick(with_timer(h.poll_export), e_job, [e_status, e_mesh, e_facts, e_files, e_timer],
+                     api_name="poll_export", show_progress="hidden")
+        run_pickers = [run_name, c_run, e_run]
+
         def runs_view() -> tuple[Any, ...]:
-            return h.gallery(), gr.Dropdown(choices=h.run_names()), h.jobs_table()
+            names = h.run_names()
+            return h.gallery(), *(gr.Dropdown(choices=names) for _ in run_pickers), h.jobs_table()
 
         def select_run(evt: gr.SelectData) -> str:
             return h.run_names()[evt.index] if evt.index < len(h.run_names()) else ""
 
-        refresh.click(runs_view, None, [gallery, run_name, jobs], api_name="runs")
+        refresh.click(runs_view, None, [gallery, *run_pickers, jobs], api_name="runs")
         gallery.select(select_run, None, run_name, api_visibility="private")
         open_btn.click(h.open_run, run_name, [run_summary, run_video, run_mesh, run_files], api_name="open_run")
         resume_btn.click(with_timer(h.resume), run_name, [job_id, status, timer], api_name="resume").then(
@@ -124,10 +193,11 @@ def build_app(outputs: Path, defaults: dict[str, Any] | None = None) -> gr.Block
 
         def on_load(request: gr.Request) -> tuple[Any, ...]:
             wanted = request.query_params.get("job", "") if request else ""
-            jid = wanted or h.latest_active("generate")
-            return (jid, gr.Timer(active=bool(jid)), *runs_view())
+            ids = [h.attach(kind, wanted) for kind in ("generate", "convert", "export")]
+            return (*ids, *(gr.Timer(active=bool(i)) for i in ids), *runs_view())
 
-        demo.load(on_load, None, [job_id, timer, gallery, run_name, jobs], api_visibility="private")
+        demo.load(on_load, None, [job_id, c_job, e_job, timer, c_timer, e_timer, gallery, *run_pickers, jobs],
+                  api_visibility="private")
     return demo
 
 

@@ -44,9 +44,10 @@ def store_upload(uploaded: str | Path, outputs: Path) -> Path:
     return dest
 
 
-def unique_run_name(outputs: Path, base: str) -> str:
+def unique_name(folder: Path, base: str) -> str:
+    """`base` (sanitised), or `base-2`, `base-3`, ... if that name is taken in folder."""
     name, n = safe_name(base), 2
-    while (outputs / name).exists():
+    while (folder / name).exists():
         name, n = f"{safe_name(base)}-{n}", n + 1
     return name
 

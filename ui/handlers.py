@@ -3,18 +3,33 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import pandas as pd
 
+from scoredream.convert import PVDConfig
 from scoredream.errors import USER_ERRORS
+from scoredream.export import ExportConfig
+from scoredream.fields import FieldKind
+from scoredream.serialization import ConfigError
 from scoredream.train import load_checkpoint
-from ui.files import RunInfo, UnsafePath, inside, list_runs, run_info, store_upload
+from ui.files import RunInfo, UnsafePath, inside, list_runs, run_info, store_upload, unique_name
 from ui.jobs import ACTIVE, Job, JobRunner
-from ui.tasks import GenerateForm, PriorCache, device_of, generate_config, generate_work, resume_config
+from ui.tasks import (
+    GenerateForm,
+    PriorCache,
+    convert_work,
+    device_name,
+    export_work,
+    generate_config,
+    generate_work,
+    resume_config,
+    with_overrides,
+)
 
 ERRORS = (*USER_ERRORS, UnsafePath)
 RESULT_ORDER = ("checkpoint", "mesh", "video")
+EMPTY_LOSSES = pd.DataFrame(columns=["step", "loss"])
 
 
 def error_text(e: BaseException) -> str:
@@ -61,18 +76,23 @@ class Handlers:
 
     @staticmethod
     def result_files(job: Job) -> list[str]:
-        return [str(job.results[k]) for k in RESULT_ORDER if k in job.results]
+        extras = [str(v) for k, v in job.results.items() if k.startswith("file:")]
+        return [str(job.results[k]) for k in RESULT_ORDER if k in job.results] + extras
+
+    def find(self, job_id: str, kind: str) -> tuple[Job | None, str]:
+        job = self.runner.get((job_id or "").strip())
+        if job is None or job.kind != kind:
+            return None, error_text(f"no {kind} job '{job_id}'") if (job_id or "").strip() else "no job yet"
+        return job, self.status_text(job)
 
     def poll(self, job_id: str) -> tuple[Any, ...]:
         """Status, progress, preview, losses, video, mesh, files, and whether to keep polling."""
-        job = self.runner.get((job_id or "").strip())
+        job, message = self.find(job_id, "generate")
         if job is None:
-            message = error_text(f"no job '{job_id}'") if (job_id or "").strip() else "no job yet"
-            return message, "", None, pd.DataFrame(columns=["step", "loss"]), None, None, [], False
+            return message, "", None, EMPTY_LOSSES, None, None, [], False
         video, mesh = job.results.get("video"), job.results.get("mesh")
-        return (self.status_text(job), self.progress_html(job), job.preview and str(job.preview),
-                self.loss_frame(job), video and str(video), mesh and str(mesh), self.result_files(job),
-                job.status in ACTIVE)
+        return (message, self.progress_html(job), job.preview and str(job.preview), self.loss_frame(job),
+                video and str(video), mesh and str(mesh), self.result_files(job), job.status in ACTIVE)
 
     def stop(self, job_id: str) -> str:
         job = self.runner.stop((job_id or "").strip())
@@ -82,7 +102,11 @@ class Handlers:
             return f"job `{job.id}` left the queue before it started"
         return f"stopping job `{job.id}` at its next step; its last checkpoint will be kept"
 
-    def latest_active(self, kind: str) -> str:
+    def attach(self, kind: str, wanted: str = "") -> str:
+        """The job a freshly opened page should watch: the one asked for (?job=ID), else the newest active."""
+        job = self.runner.get(wanted)
+        if job is not None and job.kind == kind:
+            return job.id
         return next((j.id for j in self.runner.jobs() if j.kind == kind and j.status in ACTIVE), "")
 
     def jobs_table(self) -> pd.DataFrame:
@@ -101,7 +125,7 @@ class Handlers:
                             overrides or "")
         try:
             config = generate_config(form, self.outputs)
-            device = device_of(config)
+            device = device_name(config.train.device)
         except ERRORS as e:
             return "", error_text(e), False
         job = self.runner.submit("generate", config.prompt[:60], device, generate_work(config, self.priors))
@@ -110,7 +134,7 @@ class Handlers:
     def resume(self, run_name: str) -> tuple[str, str, bool]:
         try:
             config = resume_config(inside(self.outputs, run_name))
-            device = device_of(config)
+            device = device_name(config.train.device)
         except ERRORS as e:
             return "", error_text(e), False
         work = generate_work(config, self.priors, resume=True)
@@ -152,3 +176,65 @@ class Handlers:
                 raise
             return stored
         return load_checkpoint(inside(self.outputs, run_name or "")).path
+
+    def source_name(self, checkpoint: Path) -> str:
+        """`run` for outputs/run/checkpoints/last.safetensors, the file's stem for an upload."""
+        return checkpoint.parent.parent.name if checkpoint.parent.name == "checkpoints" else checkpoint.stem
+
+    # ---- convert --------------------------------------------------------------------------------------------
+    def start_convert(self, run_name: str, upload: str | None, target: str, steps: float, device: str,
+                      overrides: str) -> tuple[str, str, bool]:
+        try:
+            source = self.checkpoint_path(run_name, upload)
+            pvd = with_overrides(PVDConfig(steps=int(steps)), overrides or "", "PVD")
+            pvd.validate()
+            if target not in get_args(FieldKind):
+                raise ConfigError(f"unknown field architecture '{target}'")
+            run = unique_name(self.outputs, f"{self.source_name(source)}-{target}")
+            device = device_name(device or "auto")
+        except ERRORS as e:
+            return "", error_text(e), False
+        output = self.outputs / run / "checkpoints" / "last.safetensors"
+        work = convert_work(source, target, pvd, output, preview_every=max(1, pvd.steps // 10))
+        job = self.runner.submit("convert", f"{self.source_name(source)} -> {target}", device, work)
+        return job.id, self.status_text(job), True
+
+    def poll_convert(self, job_id: str) -> tuple[Any, ...]:
+        """Status, progress, teacher and student renders, PSNR, losses, files, and whether to keep polling."""
+        job, message = self.find(job_id, "convert")
+        if job is None:
+            return message, "", None, None, "", EMPTY_LOSSES, [], False
+        teacher = job.results.get("teacher")
+        student = job.results.get("student") or job.preview
+        psnr = f"**PSNR** student vs teacher: {job.metrics['psnr']:.2f} dB" if "psnr" in job.metrics else ""
+        return (message, self.progress_html(job), teacher and str(teacher), student and str(student), psnr,
+                self.loss_frame(job), self.result_files(job), job.status in ACTIVE)
+
+    # ---- export ---------------------------------------------------------------------------------------------
+    def start_export(self, run_name: str, upload: str | None, resolution: float, threshold: float | None,
+                     target_faces: float, mesh_format: str, device: str, overrides: str) -> tuple[str, str, bool]:
+        try:
+            source = self.checkpoint_path(run_name, upload)
+            config = ExportConfig(format=mesh_format, resolution=int(resolution),  # type: ignore[arg-type]
+                                  threshold=float(threshold) if threshold else None, target_faces=int(target_faces))
+            config = with_overrides(config, overrides or "", "export")
+            config.validate()
+            device = device_name(device or "auto")
+        except ERRORS as e:
+            return "", error_text(e), False
+        folder = source.parent.parent / "exports" if source.parent.name == "checkpoints" else source.with_suffix("")
+        folder.mkdir(parents=True, exist_ok=True)
+        output = folder / unique_name(folder, f"mesh-r{config.resolution}.{config.format}")
+        job = self.runner.submit("export", f"{self.source_name(source)} -> {output.name}", device,
+                                 export_work(source, config, output))
+        return job.id, self.status_text(job), True
+
+    def poll_export(self, job_id: str) -> tuple[Any, ...]:
+        """Status, mesh, facts, files, and whether to keep polling."""
+        job, message = self.find(job_id, "export")
+        if job is None:
+            return message, None, "", [], False
+        mesh, m = job.results.get("mesh"), job.metrics
+        facts = (f"{int(m['vertices']):,} vertices, {int(m['faces']):,} faces, density threshold {m['threshold']:.4g}"
+                 if "faces" in m else "")
+        return message, mesh and str(mesh), facts, self.result_files(job), job.status in ACTIVE

@@ -4,17 +4,27 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
+import re
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
+import numpy as np
+from PIL import Image
+
+from scoredream.convert import DistillStep, PVDConfig, convert_checkpoint
+from scoredream.export import ExportConfig, export_mesh
 from scoredream.priors import DiffusionPrior, PriorConfig
+from scoredream.priors.loading import resolve_model_folder
 from scoredream.serialization import ConfigError, from_dict, load_json, to_dict
-from scoredream.train import GenerateConfig, generate
-from scoredream.train.trainer import StepInfo, pick_device
-from ui.files import find_mesh, unique_run_name
+from scoredream.train import GenerateConfig, generate, load_checkpoint
+from scoredream.train.trainer import StepInfo, pick_device, save_preview
+from ui.files import unique_name
 from ui.jobs import Job, Work
+
+T = TypeVar("T")
 
 
 class PriorCache:
@@ -69,26 +79,39 @@ def generate_config(form: GenerateForm, outputs: Path) -> GenerateConfig:
     })
     if form.guidance_scale is not None and "guidance_scale" in data.get(form.method, {}):
         data[form.method]["guidance_scale"] = float(form.guidance_scale)
-    if form.overrides.strip():
-        try:
-            patch = json.loads(form.overrides)
-        except ValueError as e:
-            raise ConfigError(f"the advanced overrides are not valid JSON: {e}") from e
-        if not isinstance(patch, dict):
-            raise ConfigError("the advanced overrides must be a JSON object, e.g. {\"render\": {\"num_samples\": 16}}")
-        data = merge(data, patch)
-    config = from_dict(GenerateConfig, data, where="settings")
+    config = with_overrides(from_dict(GenerateConfig, data, where="settings"), form.overrides, "advanced")
     config.validate()
+    check_local_prior(config.prior.model)
     config.output_dir = outputs
-    config.run_name = unique_run_name(outputs, dataclasses.replace(config, run_name=None).run_dir().name)
+    config.run_name = unique_name(outputs, dataclasses.replace(config, run_name=None).run_dir().name)
     return config
 
 
-def device_of(config: GenerateConfig) -> str:
+def check_local_prior(model: str) -> None:
+    """The embedded prior and local folders fail at once; hub ids are fetched (and checked) by the job."""
+    hub_id = model != "embedded" and re.fullmatch(r"[\w.-]+(/[\w.-]+)?", model) is not None and not Path(model).exists()
+    if not hub_id:
+        resolve_model_folder(model)
+
+
+def device_name(device: str) -> str:
     try:
-        return str(pick_device(config.train.device))
+        return str(pick_device(device.strip() or "auto"))
     except RuntimeError as e:
-        raise ConfigError(f"unknown device '{config.train.device}': {e}") from e
+        raise ConfigError(f"unknown device '{device}': {e}") from e
+
+
+def with_overrides(config: T, overrides: str, where: str) -> T:
+    """A config with a partial JSON object merged over it, checked against its types."""
+    if not overrides.strip():
+        return config
+    try:
+        patch = json.loads(overrides)
+    except ValueError as e:
+        raise ConfigError(f"the {where} overrides are not valid JSON: {e}") from e
+    if not isinstance(patch, dict):
+        raise ConfigError(f"the {where} overrides must be a JSON object, e.g. {{\"steps\": 100}}")
+    return from_dict(type(config), merge(to_dict(config), patch), where=where)
 
 
 def resume_config(run_folder: Path) -> GenerateConfig:
@@ -100,7 +123,9 @@ def resume_config(run_folder: Path) -> GenerateConfig:
 def generate_work(config: GenerateConfig, priors: PriorCache, resume: bool = False) -> Work:
     def work(job: Job) -> bool:
         job.total = config.train.steps
-        prior = priors.get(config.prior, job.device)
+        # A VSD LoRA inside the prior's own UNet would leak into later jobs, so that prior is not cached.
+        shared = config.method == "vsd" and getattr(config.vsd, "share_unet", False)
+        prior = None if shared else priors.get(config.prior, job.device)
 
         def on_step(info: StepInfo) -> None:
             job.report(info.step, info.total, {k: v for k, v in info.stats.items() if isinstance(v, float | int)},
@@ -112,9 +137,63 @@ def generate_work(config: GenerateConfig, priors: PriorCache, resume: bool = Fal
         job.results["checkpoint"] = result.checkpoint
         if result.video is not None:
             job.results["video"] = result.video
-        mesh = getattr(result, "mesh", None) or find_mesh(result.run_dir)
-        if mesh is not None:
-            job.results["mesh"] = Path(mesh)
+        if result.mesh is not None:
+            job.results["mesh"] = result.mesh
         return result.stopped
 
     return work
+
+
+def image_psnr(a: Path, b: Path) -> float:
+    """PSNR in dB of two 8-bit images of the same size (the ones shown side by side)."""
+    x, y = (np.asarray(Image.open(p).convert("RGB"), dtype=np.float64) / 255 for p in (a, b))
+    mse = float(np.mean((x - y) ** 2))
+    return float("inf") if mse == 0 else -10 * math.log10(mse)
+
+
+def convert_work(source: Path, target: str, pvd: PVDConfig, output: Path, preview_every: int) -> Work:
+    """PVD-convert `source` into the run folder above `output`, with live student previews and a final
+    teacher/student comparison (4 views each) and its PSNR."""
+    def work(job: Job) -> bool:
+        ckpt = load_checkpoint(source)
+        run = output.parent.parent
+        teacher, background = ckpt.build_field(job.device), ckpt.build_background(job.device)
+        job.results["teacher"] = save_preview(teacher, background, ckpt.config, mkdirs(run / "compare" / "teacher.png"))
+        job.report(0, pvd.steps)
+
+        def on_step(info: DistillStep) -> None:
+            preview = None
+            if preview_every and info.step % preview_every == 0:
+                path = mkdirs(run / "previews" / f"step_{info.step:06d}.png")
+                preview = save_preview(info.student, background, ckpt.config, path)
+            job.report(info.step, info.total, {"step": info.step, **info.losses}, preview)
+
+        result = convert_checkpoint(source, target, pvd, output=output, device=job.device,  # type: ignore[arg-type]
+                                    on_step=on_step, should_stop=job.stop.is_set, progress=False)
+        student = load_checkpoint(result.checkpoint)
+        job.results["student"] = save_preview(student.build_field(job.device), student.build_background(job.device),
+                                              student.config, run / "compare" / "student.png")
+        job.metrics["psnr"] = image_psnr(job.results["teacher"], job.results["student"])
+        job.results["run"], job.results["checkpoint"] = result.run_dir, result.checkpoint
+        return result.stopped
+
+    return work
+
+
+def export_work(source: Path, config: ExportConfig, output: Path) -> Work:
+    def work(job: Job) -> bool:
+        job.report(0, 1)
+        result = export_mesh(load_checkpoint(source).build_field(job.device), output, config)
+        job.results["mesh"] = result.path
+        for extra in result.files[:-1]:
+            job.results[f"file:{extra.name}"] = extra
+        job.metrics.update(vertices=result.num_vertices, faces=result.num_faces, threshold=result.threshold)
+        job.report(1, 1)
+        return False
+
+    return work
+
+
+def mkdirs(path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path

@@ -1,0 +1,183 @@
+"""End to end through gradio_client against a live app: a run, Stop, the queue, and bad input."""
+
+import re
+import time
+from pathlib import Path
+
+import pytest
+
+from scoredream.train import load_checkpoint
+
+gradio_client = pytest.importorskip("gradio_client")
+
+ACTIVE = ("queued", "running")
+
+
+def start(client, defaults, prompt="a red cube", **form):
+    values = {**defaults, **form}
+    return client.predict(prompt, "", values["model"], "sds", "hashgrid", values["steps"], 100, 0,
+                          values["resolution"], values["preview_every"], values["device"], values["overrides"],
+                          api_name="/start_generate")
+
+
+def poll_until(client, job_id, done, timeout=90.0, api="/poll"):
+    end = time.monotonic() + timeout
+    while True:
+        out = client.predict(job_id, api_name=api)
+        if done(out) or time.monotonic() > end:
+            return out
+        time.sleep(0.3)
+
+
+def finished(out) -> bool:
+    return not any(f": {s}" in out[0] for s in ACTIVE)
+
+
+def step_of(out) -> int:
+    """Steps done, read from the progress text `step N/M`."""
+    match = re.search(r"step (\d+)/", out[1])
+    return int(match.group(1)) if match else -1
+
+
+def is_file(path) -> bool:
+    return bool(path) and Path(path).is_file() and Path(path).stat().st_size > 0
+
+
+@pytest.fixture(scope="module")
+def client(app):
+    return gradio_client.Client(app[0], verbose=False)
+
+
+def test_a_run_streams_previews_then_gives_video_mesh_and_files(client, app):
+    url, outputs, defaults = app
+    job_id, message, _ = start(client, defaults)
+    assert job_id and "generate" in message
+    seen_previews = set()
+
+    def done(out):
+        if is_file(out[2]):
+            seen_previews.add(Path(out[2]).name)
+        return finished(out)
+
+    out = poll_until(client, job_id, done)
+    status, progress, preview, losses, video, mesh, files, _ = out
+    assert ": done" in status, status
+    assert "step 4/4" in progress
+    assert is_file(preview) and seen_previews <= {"step_000002.png", "step_000004.png"} and seen_previews
+    assert [row[0] for row in losses["data"]] == [1, 2, 3, 4]
+    assert is_file(video) and video.endswith(".mp4")
+    names = [Path(f).name for f in files]
+    assert "last.safetensors" in names
+    # The run is listed with its thumbnail and can be reopened.
+    gallery, runs, *_ = client.predict(api_name="/runs")
+    run_name = runs["choices"][0][0]
+    assert run_name.startswith("a-red-cube-sds-s0") and is_file(gallery[0]["image"])
+    summary, video2, mesh2, files2 = client.predict(run_name, api_name="/open_run")
+    assert "a red cube" in summary and "step 4" in summary and is_file(video2)
+    assert load_checkpoint(outputs / run_name).step == 4
+    assert is_file(mesh) and Path(mesh).suffix in (".glb", ".obj", ".ply") and Path(mesh).name in names
+    assert is_file(mesh2)
+
+
+def test_stop_keeps_a_checkpoint_a_second_job_queues_and_a_new_tab_reattaches(client, app):
+    url, outputs, defaults = app
+    long_job, _, _ = start(client, defaults, prompt="a blue sphere", steps=5000, preview_every=0)
+    queued_job, message, _ = start(client, defaults, prompt="a green disc")
+    assert "queued, position 2 (1 job ahead" in message
+    out = poll_until(client, long_job, lambda o: step_of(o) >= 1)
+    assert ": running" in out[0]
+    # A fresh client (a reopened tab) sees the same running job.
+    other = gradio_client.Client(url, verbose=False)
+    assert ": running" in other.predict(long_job, api_name="/poll")[0]
+    assert "left the queue" in client.predict(queued_job, api_name="/stop")
+    assert "cancelled" in client.predict(queued_job, api_name="/poll")[0]
+    assert "stopping" in client.predict(long_job, api_name="/stop")
+    out = poll_until(client, long_job, finished)
+    assert ": stopped at step" in out[0] and "last.safetensors" in out[6][0]
+    ckpt = load_checkpoint(outputs / "a-blue-sphere-sds-s0")
+    assert 1 <= ckpt.step < 5000 and ckpt.config.prompt == "a blue sphere"
+    # Resuming continues from the kept checkpoint.
+    resumed, _, _ = client.predict("a-blue-sphere-sds-s0", api_name="/resume")
+    out = poll_until(client, resumed, lambda o: step_of(o) > ckpt.step or finished(o))
+    client.predict(resumed, api_name="/stop")
+    out = poll_until(client, resumed, finished)
+    assert ": stopped" in out[0] and load_checkpoint(outputs / "a-blue-sphere-sds-s0").step > ckpt.step
+
+
+@pytest.fixture(scope="module")
+def finished_run(client, app):
+    """A finished tiny run to convert and export."""
+    job_id, _, _ = start(client, app[2], prompt="a green cube")
+    out = poll_until(client, job_id, finished)
+    assert ": done" in out[0], out[0]
+    assert (app[1] / "a-green-cube-sds-s0" / "checkpoints" / "last.safetensors").is_file()
+    return "a-green-cube-sds-s0"
+
+
+def test_convert_shows_teacher_student_and_psnr(client, app, finished_run):
+    defaults = app[2]
+    job_id, message, _ = client.predict(finished_run, None, "voxel", defaults["convert_steps"], "cpu",
+                                        defaults["convert_overrides"], api_name="/start_convert")
+    assert job_id, message
+    out = poll_until(client, job_id, finished, api="/poll_convert")
+    status, progress, teacher, student, psnr, losses, files, _ = out
+    assert ": done" in status, status
+    assert f"step {defaults['convert_steps']}/{defaults['convert_steps']}" in progress
+    assert is_file(teacher) and is_file(student) and Path(teacher).name != Path(student).name
+    assert psnr.startswith("**PSNR**") and "dB" in psnr and len(losses["data"]) == defaults["convert_steps"]
+    ckpt = load_checkpoint(app[1] / f"{finished_run}-voxel")
+    assert ckpt.config.field == "voxel" and ckpt.step == defaults["convert_steps"]
+    assert [Path(f).name for f in files] == ["last.safetensors"]
+
+
+@pytest.mark.parametrize("fmt", ["glb", "ply"])
+def test_export_from_a_run_and_from_an_upload(client, app, finished_run, fmt):
+    defaults = app[2]
+    ckpt = app[1] / finished_run / "checkpoints" / "last.safetensors"
+    for run, upload in ((finished_run, None), ("", gradio_client.handle_file(str(ckpt)))):
+        job_id, message, _ = client.predict(run, upload, defaults["export_resolution"], None, 0, fmt, "cpu",
+                                            defaults["export_overrides"], api_name="/start_export")
+        assert job_id, message
+        status, mesh, facts, files, _ = poll_until(client, job_id, finished, api="/poll_export")
+        assert ": done" in status, status
+        assert is_file(mesh) and mesh.endswith(f".{fmt}") and "faces" in facts
+        assert [Path(f).suffix for f in files] == [f".{fmt}"]
+    assert list((app[1] / finished_run / "exports").glob(f"mesh-r32*.{fmt}"))
+
+
+def test_uploading_a_file_that_is_not_a_checkpoint_is_refused(client, app, tmp_path):
+    kept = set((app[1] / "_uploads").glob("*"))
+    for name, content in (("notes.txt", b"hello"), ("fake.safetensors", b"\x00" * 64)):
+        (tmp_path / name).write_bytes(content)
+        upload = gradio_client.handle_file(str(tmp_path / name))
+        job_id, message, _ = client.predict("", upload, 32, None, 0, "glb", "cpu", "", api_name="/start_export")
+        assert job_id == "" and message.startswith("**error:**") and "checkpoint" in message
+        job_id, message, _ = client.predict("", upload, "mlp", 4, "cpu", "", api_name="/start_convert")
+        assert job_id == "" and "checkpoint" in message
+    assert set((app[1] / "_uploads").glob("*")) == kept  # refused uploads are not kept
+
+
+@pytest.mark.parametrize(
+    ("form", "message"),
+    [
+        ({"prompt": "   "}, "the prompt is empty"),
+        ({"prompt": "a red cube " * 200}, "at most 1000"),
+        ({"model": "/no/such/model"}, "no model folder"),
+        ({"overrides": "{not json"}, "not valid JSON"),
+        ({"overrides": '{"train": {"steps": "many"}}'}, "expected int"),
+        ({"resolution": 4}, "between 8 and 2048"),
+    ],
+)
+def test_bad_generate_input_gives_a_message(client, app, form, message):
+    job_id, status, _ = start(client, app[2], **form)
+    assert job_id == "" and status.startswith("**error:**") and message in status and "Traceback" not in status
+
+
+@pytest.mark.parametrize("name", ["../..", "/etc", "../../etc/passwd", "no-such-run", ""])
+def test_paths_outside_the_outputs_folder_are_refused(client, name):
+    summary, video, mesh, files = client.predict(name, api_name="/open_run")
+    assert summary.startswith("**error:**") and video is None and files == []
+    for result in (client.predict(name, api_name="/resume"),
+                   client.predict(name, None, "mlp", 4, "cpu", "", api_name="/start_convert"),
+                   client.predict(name, None, 32, None, 0, "glb", "cpu", "", api_name="/start_export")):
+        assert result[0] == "" and result[1].startswith("**error:**")
