@@ -7,10 +7,11 @@ Fields: `--checkpoints` takes trained runs (e.g. from `scoredream generate "a re
 the prompt names the ground-truth shape); without it each shape's ground-truth field (scoredream.world.field,
 what a perfectly trained field would be) is exported, so the pipeline can be measured without training.
 
-Metrics, in field units (shapes fit in a ball of radius 0.5): Chamfer distance (mean of both directions' nearest
-neighbour distances, 20k surface points each way) and 3D IoU of the mesh's inside against the shape's on a 64^3
-voxel grid (the same grid as scoredream.world.evaluate). Timing: wall time of each stage with the default
-settings (GLB, UV texture 1024, decimation to 50k faces), one thread (torch.set_num_threads(1)).
+Metrics, in field units (shapes fit in a ball of radius 0.5): Chamfer distance to the true surface, the mean of
+both directions (20k points sampled on the mesh -> |SDF|; 20k points on the true surface -> distance to the mesh),
+and 3D IoU of the mesh's inside against the shape's on a 64^3 voxel grid (as in scoredream.world.evaluate).
+Timing: wall time of each stage with the default settings (GLB, UV texture 1024, decimation to 50k faces), one
+thread (torch.set_num_threads(1)).
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from scoredream.export.extract import sample_grid
 from scoredream.export.write import WORLD_TO_Y_UP
 from scoredream.fields import Field
 from scoredream.world.field import WorldField
-from scoredream.world.shapes import COLOURS, SHAPE_NAMES, parse_prompt
+from scoredream.world.shapes import COLOURS, SHAPE_NAMES, SHAPES, parse_prompt
 from scoredream.world.truth import grid_points, occupancy, surface_points
 
 DEFAULT_COLOUR = {"cube": "red", "sphere": "green", "cylinder": "blue", "cone": "orange", "torus": "purple",
@@ -60,21 +61,23 @@ def world_points(mesh_vertices: np.ndarray, config: ExportConfig) -> np.ndarray:
 
 
 def mesh_metrics(vertices: np.ndarray, faces: np.ndarray, shape: str) -> dict[str, float]:
+    """Chamfer to the true surface: mesh samples -> |SDF| (exact), true surface samples -> distance to the mesh."""
     import open3d as o3d
     import trimesh
-    from scipy.spatial import cKDTree
 
     mesh = trimesh.Trimesh(vertices, faces, process=False)
     ours = trimesh.sample.sample_surface(mesh, 20_000, seed=0)[0]
+    to_truth = SHAPES[shape](torch.as_tensor(ours, dtype=torch.float32)).abs().numpy()
     truth = surface_points(shape, 20_000, torch.Generator().manual_seed(0)).numpy()
-    chamfer = 0.5 * (cKDTree(truth).query(ours)[0].mean() + cKDTree(ours).query(truth)[0].mean())
     scene = o3d.t.geometry.RaycastingScene()
     scene.add_triangles(o3d.core.Tensor(vertices.astype(np.float32)), o3d.core.Tensor(faces.astype(np.uint32)))
+    to_mesh = scene.compute_distance(o3d.core.Tensor(truth)).numpy()
     points = grid_points(64).reshape(-1, 3).numpy()
     inside = scene.compute_occupancy(o3d.core.Tensor(points)).numpy().astype(bool)
     true_inside = occupancy(shape, 64).reshape(-1).numpy()
     iou = (inside & true_inside).sum() / max((inside | true_inside).sum(), 1)
-    return {"chamfer": float(chamfer), "iou": float(iou), "watertight": bool(mesh.is_watertight)}
+    return {"chamfer": float(0.5 * (to_truth.mean() + to_mesh.mean())), "iou": float(iou),
+            "watertight": bool(mesh.is_watertight)}
 
 
 def load_fields(args: BenchArgs) -> list[tuple[str, str, Field]]:

@@ -19,6 +19,7 @@ from scoredream.fields.base import Field
 
 HALF_OPACITY_DEPTH = math.log(2.0)
 """optical depth at which a ray's opacity reaches 0.5: where a render 'sees' the surface"""
+MIN_HEAD_ON_RAYS = 16
 
 
 @dataclass
@@ -70,9 +71,12 @@ def auto_threshold(grid: Grid) -> float | None:
     Each ray integrates density from where it enters the grid; where its optical depth crosses ln 2 the level is
     interpolated linearly between the two samples around the crossing, which is also how marching cubes places
     vertices. A ray's level is capped at half its peak density: a hard-edged object turns opaque a sample or two
-    inside its edge, on its flat top, where no level below the top can put a surface. None if no ray crosses.
+    inside its edge, on its flat top, where no level below the top can put a surface. Rays that meet the surface
+    head-on (density gradient within ~18 deg of the ray) decide when there are enough of them: an oblique ray
+    crosses more of a soft edge and turns opaque early, which would push a curved object's surface outwards.
+    None if no ray crosses.
     """
-    levels = []
+    levels, head_on = [], []
     for axis in range(3):
         for flip in (False, True):
             v = np.moveaxis(grid.values, axis, 0)
@@ -90,9 +94,28 @@ def auto_threshold(grid: Grid) -> float | None:
             s0, s1 = v[(k - 1, *cols)], v[(k, *cols)]
             frac = (HALF_OPACITY_DEPTH - d0) / np.maximum(d1 - d0, 1e-12)
             levels.append(np.minimum(s0 + frac * (s1 - s0), 0.5 * peak[ok]))
+            head_on.append(incidence_cosine(v, k, cols) > 0.95)
     if not levels:
         return None
-    return float(np.median(np.concatenate(levels)))
+    all_levels, head_on_mask = np.concatenate(levels), np.concatenate(head_on)
+    if head_on_mask.sum() >= MIN_HEAD_ON_RAYS:
+        all_levels = all_levels[head_on_mask]
+    return float(np.median(all_levels))
+
+
+def incidence_cosine(v: np.ndarray, k: np.ndarray, cols: tuple[np.ndarray, ...]) -> np.ndarray:
+    """|cos| of the angle between axis 0 (the ray) and the density gradient at samples (k, *cols) of `v`."""
+    size = np.array(v.shape)[:, None]
+    index = np.stack([k, *cols])
+
+    def diff(axis: int) -> np.ndarray:
+        step = np.zeros((3, 1), dtype=index.dtype)
+        step[axis] = 1
+        hi, lo = np.minimum(index + step, size - 1), np.maximum(index - step, 0)
+        return v[tuple(hi)] - v[tuple(lo)]
+
+    g = np.stack([diff(axis) for axis in range(3)])
+    return np.abs(g[0]) / np.maximum(np.linalg.norm(g, axis=0), 1e-20)
 
 
 def occupied_box(grid: Grid, level: float, margin: int) -> tuple[np.ndarray, np.ndarray] | None:
