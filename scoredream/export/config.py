@@ -54,8 +54,9 @@ class ExportConfig:
     def validate(self) -> None:
         if self.format not in FORMATS:
             raise ExportError(f"unknown mesh format '{self.format}'; choose one of {', '.join(FORMATS)}")
-        if not 16 <= self.resolution <= 2048 or not 8 <= self.coarse_resolution <= 512:
-            raise ExportError("export resolution must be in [16, 2048] and coarse_resolution in [8, 512]")
+        # 1024^3 float32 samples are 4 GiB, and the threshold search needs a few grids' worth: the most 24 GiB holds.
+        if not 16 <= self.resolution <= 1024 or not 8 <= self.coarse_resolution <= 256:
+            raise ExportError("export resolution must be in [16, 1024] and coarse_resolution in [8, 256]")
         if self.threshold is not None and not self.threshold > 0:
             raise ExportError(f"the density threshold must be positive, got {self.threshold}")
         if self.texture and not 16 <= self.texture_size <= 8192:

@@ -82,7 +82,9 @@ def auto_threshold(grid: Grid) -> float | None:
             v = np.moveaxis(grid.values, axis, 0)
             v = v[::-1] if flip else v
             peak = v.max(axis=0)
-            depth = (np.cumsum(v, axis=0, dtype=np.float32) - 0.5 * v) * grid.spacing
+            depth = np.cumsum(v, axis=0, dtype=np.float32)  # in place from here: the grid may be 512^3 or more
+            depth -= 0.5 * v
+            depth *= grid.spacing
             crossed = depth >= HALF_OPACITY_DEPTH
             k = crossed.argmax(axis=0)
             ok = crossed.any(axis=0) & (k > 0)

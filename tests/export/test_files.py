@@ -132,11 +132,15 @@ def test_empty_scene_and_threshold_above_the_object_fail_without_a_file(tmp_path
     assert list(tmp_path.iterdir()) == []
 
 
-def test_unknown_format_and_mismatched_suffix(tmp_path):
+def test_unknown_format_mismatched_suffix_and_bad_settings(tmp_path):
     with pytest.raises(ExportError, match="unknown mesh format 'fbx'"):
         export_mesh(sphere_field(), tmp_path / "m.fbx", ExportConfig(**SMALL, format="fbx"))  # type: ignore[arg-type]
     with pytest.raises(ExportError, match="should end in .glb"):
         export_mesh(sphere_field(), tmp_path / "m.obj", ExportConfig(**SMALL, format="glb"))
+    with pytest.raises(ExportError, match="resolution must be in"):
+        export_mesh(sphere_field(), tmp_path / "m.glb", ExportConfig(**{**SMALL, "resolution": 4096}))
+    with pytest.raises(ExportError, match="threshold must be positive"):
+        export_mesh(sphere_field(), tmp_path / "m.glb", ExportConfig(**SMALL, threshold=0.0))
     assert list(tmp_path.iterdir()) == []
 
 
