@@ -48,7 +48,7 @@ def build_app(outputs: Path, defaults: dict[str, Any] | None = None) -> gr.Block
             with gr.Tab("Generate", id="generate"):
                 with gr.Row():
                     with gr.Column(scale=2):
-                        prompt = gr.Textbox(label="Prompt", placeholder="a red mug", max_lines=3,
+                        prompt = gr.Textbox(label="Prompt", placeholder="a red mug", max_lines=3, elem_id="prompt",
                                             info=f"at most {MAX_PROMPT_CHARS} characters")
                         negative = gr.Textbox(label="Negative prompt", max_lines=2)
                         model = gr.Textbox(d["model"], label="Prior",
@@ -83,7 +83,7 @@ def build_app(outputs: Path, defaults: dict[str, Any] | None = None) -> gr.Block
                         losses = gr.LinePlot(x="step", y="loss", label="Loss", height=180)
                         with gr.Row():
                             video = gr.Video(label="Turntable", interactive=False, autoplay=True, loop=True)
-                            mesh = gr.Model3D(label="Mesh", interactive=False)
+                            mesh = gr.Model3D(label="Mesh", interactive=False, elem_id="generate-mesh")
                         files = gr.File(label="Downloads", file_count="multiple", interactive=False)
             with gr.Tab("Convert (PVD)", id="convert"):
                 with gr.Row():
