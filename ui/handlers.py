@@ -195,7 +195,7 @@ class Handlers:
         except ERRORS as e:
             return "", error_text(e), False
         output = self.outputs / run / "checkpoints" / "last.safetensors"
-        work = convert_work(source, target, pvd, output, preview_every=max(1, pvd.steps // 10))
+        work = convert_work(source, target, pvd, output, preview_every=max(2, pvd.steps // 10))
         job = self.runner.submit("convert", f"{self.source_name(source)} -> {target}", device, work)
         return job.id, self.status_text(job), True
 

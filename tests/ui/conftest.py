@@ -39,7 +39,7 @@ def app(tmp_path_factory, prior_model):
 
     outputs = tmp_path_factory.mktemp("outputs")
     defaults = {"model": prior_model, "steps": 4, "resolution": 16, "preview_every": 2, "device": "cpu",
-                "overrides": json.dumps(TINY), "convert_steps": 6, "convert_overrides": json.dumps(TINY_PVD),
+                "overrides": json.dumps(TINY), "convert_steps": 4, "convert_overrides": json.dumps(TINY_PVD),
                 "export_resolution": 32, "export_overrides": json.dumps(TINY_EXPORT)}
     demo = launch("127.0.0.1", free_port(), outputs, defaults=defaults, block=False)
     yield demo.local_url, outputs, defaults

@@ -1,46 +1,13 @@
 """End to end through gradio_client against a live app: a run, Stop, the queue, and bad input."""
 
-import re
-import time
 from pathlib import Path
 
 import pytest
+from ui_helpers import finished, is_file, poll_until, start, step_of
 
 from scoredream.train import load_checkpoint
 
 gradio_client = pytest.importorskip("gradio_client")
-
-ACTIVE = ("queued", "running")
-
-
-def start(client, defaults, prompt="a red cube", **form):
-    values = {**defaults, **form}
-    return client.predict(prompt, "", values["model"], "sds", "hashgrid", values["steps"], 100, 0,
-                          values["resolution"], values["preview_every"], values["device"], values["overrides"],
-                          api_name="/start_generate")
-
-
-def poll_until(client, job_id, done, timeout=90.0, api="/poll"):
-    end = time.monotonic() + timeout
-    while True:
-        out = client.predict(job_id, api_name=api)
-        if done(out) or time.monotonic() > end:
-            return out
-        time.sleep(0.3)
-
-
-def finished(out) -> bool:
-    return not any(f": {s}" in out[0] for s in ACTIVE)
-
-
-def step_of(out) -> int:
-    """Steps done, read from the progress text `step N/M`."""
-    match = re.search(r"step (\d+)/", out[1])
-    return int(match.group(1)) if match else -1
-
-
-def is_file(path) -> bool:
-    return bool(path) and Path(path).is_file() and Path(path).stat().st_size > 0
 
 
 @pytest.fixture(scope="module")
@@ -104,57 +71,18 @@ def test_stop_keeps_a_checkpoint_a_second_job_queues_and_a_new_tab_reattaches(cl
     assert ": stopped" in out[0] and load_checkpoint(outputs / "a-blue-sphere-sds-s0").step > ckpt.step
 
 
-@pytest.fixture(scope="module")
-def finished_run(client, app):
-    """A finished tiny run to convert and export."""
-    job_id, _, _ = start(client, app[2], prompt="a green cube")
+def test_method_and_field_choices_reach_the_run(client, app):
+    job_id, _, _ = start(client, app[2], prompt="a blue disc", method="asd", field="voxel", steps=2)
     out = poll_until(client, job_id, finished)
     assert ": done" in out[0], out[0]
-    assert (app[1] / "a-green-cube-sds-s0" / "checkpoints" / "last.safetensors").is_file()
-    return "a-green-cube-sds-s0"
+    config = load_checkpoint(app[1] / "a-blue-disc-asd-s0").config
+    assert (config.method, config.field, config.train.steps) == ("asd", "voxel", 2)
 
 
-def test_convert_shows_teacher_student_and_psnr(client, app, finished_run):
-    defaults = app[2]
-    job_id, message, _ = client.predict(finished_run, None, "voxel", defaults["convert_steps"], "cpu",
-                                        defaults["convert_overrides"], api_name="/start_convert")
-    assert job_id, message
-    out = poll_until(client, job_id, finished, api="/poll_convert")
-    status, progress, teacher, student, psnr, losses, files, _ = out
-    assert ": done" in status, status
-    assert f"step {defaults['convert_steps']}/{defaults['convert_steps']}" in progress
-    assert is_file(teacher) and is_file(student) and Path(teacher).name != Path(student).name
-    assert psnr.startswith("**PSNR**") and "dB" in psnr and len(losses["data"]) == defaults["convert_steps"]
-    ckpt = load_checkpoint(app[1] / f"{finished_run}-voxel")
-    assert ckpt.config.field == "voxel" and ckpt.step == defaults["convert_steps"]
-    assert [Path(f).name for f in files] == ["last.safetensors"]
-
-
-@pytest.mark.parametrize("fmt", ["glb", "ply"])
-def test_export_from_a_run_and_from_an_upload(client, app, finished_run, fmt):
-    defaults = app[2]
-    ckpt = app[1] / finished_run / "checkpoints" / "last.safetensors"
-    for run, upload in ((finished_run, None), ("", gradio_client.handle_file(str(ckpt)))):
-        job_id, message, _ = client.predict(run, upload, defaults["export_resolution"], None, 0, fmt, "cpu",
-                                            defaults["export_overrides"], api_name="/start_export")
-        assert job_id, message
-        status, mesh, facts, files, _ = poll_until(client, job_id, finished, api="/poll_export")
-        assert ": done" in status, status
-        assert is_file(mesh) and mesh.endswith(f".{fmt}") and "faces" in facts
-        assert [Path(f).suffix for f in files] == [f".{fmt}"]
-    assert list((app[1] / finished_run / "exports").glob(f"mesh-r32*.{fmt}"))
-
-
-def test_uploading_a_file_that_is_not_a_checkpoint_is_refused(client, app, tmp_path):
-    kept = set((app[1] / "_uploads").glob("*"))
-    for name, content in (("notes.txt", b"hello"), ("fake.safetensors", b"\x00" * 64)):
-        (tmp_path / name).write_bytes(content)
-        upload = gradio_client.handle_file(str(tmp_path / name))
-        job_id, message, _ = client.predict("", upload, 32, None, 0, "glb", "cpu", "", api_name="/start_export")
-        assert job_id == "" and message.startswith("**error:**") and "checkpoint" in message
-        job_id, message, _ = client.predict("", upload, "mlp", 4, "cpu", "", api_name="/start_convert")
-        assert job_id == "" and "checkpoint" in message
-    assert set((app[1] / "_uploads").glob("*")) == kept  # refused uploads are not kept
+def test_an_unknown_hub_model_fails_the_job_with_a_message(client, app):
+    job_id, _, _ = start(client, app[2], prompt="a red disc", model="nosuch/model")
+    out = poll_until(client, job_id, finished, timeout=120)
+    assert ": **error:**" in out[0] and "nosuch/model" in out[0] and "Traceback" not in out[0]
 
 
 @pytest.mark.parametrize(
