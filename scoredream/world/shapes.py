@@ -47,9 +47,10 @@ def sdf_sphere(p: Float[Tensor, "*N 3"], radius: float = 0.4) -> Float[Tensor, "
 
 
 def sdf_cylinder(
-    p: Float[Tensor, "*N 3"], radius: float = 0.3, half_height: float = 0.35, z_centre: float = 0.0
+    p: Float[Tensor, "*N 3"], radius: float = 0.2, half_height: float = 0.42, z_centre: float = 0.0
 ) -> Float[Tensor, "*N"]:
-    """Capped cylinder along Z."""
+    """Capped cylinder along Z. Tall and thin by default, so that a mug whose handle is hidden behind it (seen
+    from -Y) is not a cylinder too."""
     dx = _length2(p[..., 0], p[..., 1]) - radius
     dz = (p[..., 2] - z_centre).abs() - half_height
     outside = _length2(dx.clamp_min(0), dz.clamp_min(0))

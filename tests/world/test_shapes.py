@@ -25,8 +25,8 @@ def test_cube_sdf_at_known_points():
 
 def test_sphere_cylinder_torus_cone_at_known_points():
     assert torch.allclose(sdf_sphere(torch.tensor([[0.0, 0.7, 0.0]])), torch.tensor([0.3]))
-    # Cylinder: radius 0.3, half height 0.35; the nearest point to (0.5, 0, 0.5) is the rim (0.3, 0, 0.35).
-    assert torch.allclose(sdf_cylinder(torch.tensor([[0.5, 0.0, 0.5]])), torch.tensor([0.25]), atol=1e-6)
+    # Cylinder: radius 0.2, half height 0.42; the nearest point to (0.5, 0, 0.82) is the rim (0.2, 0, 0.42).
+    assert torch.allclose(sdf_cylinder(torch.tensor([[0.5, 0.0, 0.82]])), torch.tensor([0.5]), atol=1e-6)
     assert torch.allclose(sdf_torus(torch.tensor([[0.0, 0.3, 0.0], [0.0, 0.0, 0.0]])), torch.tensor([-0.12, 0.18]))
     cone = sdf_cone(torch.tensor([[0.0, 0.0, 0.35], [0.0, 0.0, -0.5], [0.0, 0.0, 0.6], [0.35, 0.0, -0.35]]))
     assert torch.allclose(cone, torch.tensor([0.0, 0.15, 0.25, 0.0]), atol=1e-6)
