@@ -79,7 +79,7 @@ def build_app(outputs: Path, defaults: dict[str, Any] | None = None) -> gr.Block
                     with gr.Column(scale=3):
                         status = gr.Markdown("no job yet")
                         progress = gr.HTML()
-                        preview = gr.Image(label="Live preview", type="filepath", interactive=False)
+                        preview = gr.Image(label="Live preview", type="filepath", interactive=False, height=180)
                         losses = gr.LinePlot(x="step", y="loss", label="Loss", height=180)
                         with gr.Row():
                             video = gr.Video(label="Turntable", interactive=False, autoplay=True, loop=True)
@@ -105,8 +105,10 @@ def build_app(outputs: Path, defaults: dict[str, Any] | None = None) -> gr.Block
                         c_status = gr.Markdown("no job yet")
                         c_progress = gr.HTML()
                         with gr.Row():
-                            c_teacher = gr.Image(label="Teacher (source)", type="filepath", interactive=False)
-                            c_student = gr.Image(label="Student (converted)", type="filepath", interactive=False)
+                            c_teacher = gr.Image(label="Teacher (source)", type="filepath", interactive=False,
+                                                 height=140)
+                            c_student = gr.Image(label="Student (converted)", type="filepath", interactive=False,
+                                                 height=140)
                         c_psnr = gr.Markdown()
                         c_losses = gr.LinePlot(x="step", y="loss", label="Distillation loss", height=160)
                         c_files = gr.File(label="Downloads", file_count="multiple", interactive=False)
@@ -183,11 +185,14 @@ def build_app(outputs: Path, defaults: dict[str, Any] | None = None) -> gr.Block
             return h.gallery(), *(gr.Dropdown(choices=names) for _ in run_pickers), h.jobs_table()
 
         def select_run(evt: gr.SelectData) -> str:
-            return h.run_names()[evt.index] if evt.index < len(h.run_names()) else ""
+            shown = h.shown_runs()
+            return shown[evt.index].name if evt.index < len(shown) else ""
 
         refresh.click(runs_view, None, [gallery, *run_pickers, jobs], api_name="runs")
-        gallery.select(select_run, None, run_name, api_visibility="private")
-        open_btn.click(h.open_run, run_name, [run_summary, run_video, run_mesh, run_files], api_name="open_run")
+        run_view = [run_summary, run_video, run_mesh, run_files]
+        open_btn.click(h.open_run, run_name, run_view, api_name="open_run")
+        gallery.select(select_run, None, run_name, api_visibility="private").then(
+            h.open_run, run_name, run_view, api_visibility="private")
         resume_btn.click(with_timer(h.resume), run_name, [job_id, status, timer], api_name="resume").then(
             lambda: gr.Tabs(selected="generate"), None, tabs, api_visibility="private")
 

@@ -29,7 +29,8 @@ from ui.tasks import (
 
 ERRORS = (*USER_ERRORS, UnsafePath)
 RESULT_ORDER = ("checkpoint", "mesh", "video")
-EMPTY_LOSSES = pd.DataFrame(columns=["step", "loss"])
+# Typed columns even when empty: the plot fixes its axis types on the first value it gets.
+EMPTY_LOSSES = pd.DataFrame({"step": pd.Series(dtype="int64"), "loss": pd.Series(dtype="float64")})
 
 
 def error_text(e: BaseException) -> str:
@@ -71,8 +72,8 @@ class Handlers:
 
     @staticmethod
     def loss_frame(job: Job) -> pd.DataFrame:
-        rows = [{"step": r["step"], "loss": r["loss"]} for r in job.history if "loss" in r]
-        return pd.DataFrame(rows, columns=["step", "loss"])
+        rows = [(int(r["step"]), float(r["loss"])) for r in job.history if "loss" in r]
+        return pd.DataFrame(rows, columns=["step", "loss"]).astype(EMPTY_LOSSES.dtypes) if rows else EMPTY_LOSSES
 
     @staticmethod
     def result_files(job: Job) -> list[str]:
@@ -145,8 +146,12 @@ class Handlers:
     def runs(self) -> list[RunInfo]:
         return list_runs(self.outputs)
 
+    def shown_runs(self) -> list[RunInfo]:
+        """Runs with a thumbnail, in gallery order."""
+        return [r for r in self.runs() if r.thumbnail is not None]
+
     def gallery(self) -> list[tuple[str, str]]:
-        return [(str(r.thumbnail), r.label) for r in self.runs() if r.thumbnail is not None]
+        return [(str(r.thumbnail), r.label) for r in self.shown_runs()]
 
     def run_names(self) -> list[str]:
         return [r.name for r in self.runs()]
