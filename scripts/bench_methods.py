@@ -39,12 +39,13 @@ class Run:
     ms_per_step: float
 
 
-def run_one(method: str, prompt: str, seed: int, steps: int | None, out: Path, judge: object) -> Run:
-    cfg = GenerateConfig(prompt=prompt, method=method, output_dir=out / method)  # type: ignore[arg-type]
+def run_one(method: str, prompt: str, seed: int, args: argparse.Namespace, judge: object) -> Run:
+    cfg = GenerateConfig(prompt=prompt, method=method, output_dir=args.out / method)  # type: ignore[arg-type]
+    cfg.prior.model = args.prior
     cfg.train.seed, cfg.video.enabled, cfg.export.enabled = seed, False, False
     cfg.train.preview_every, cfg.train.checkpoint_every = 0, 0
-    if steps:
-        cfg.train.steps = steps
+    if args.steps:
+        cfg.train.steps = args.steps
     t0 = time.perf_counter()
     result = generate(cfg, progress=False)
     seconds = time.perf_counter() - t0
@@ -96,6 +97,7 @@ def main() -> None:
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
     p.add_argument("--steps", type=int, default=None, help="override train.steps (default: the config's)")
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--prior", default="embedded", help="prior model (default: the embedded prior)")
     p.add_argument("--out", type=Path, default=Path("outputs/bench_methods"))
     args = p.parse_args()
     torch.set_num_threads(args.threads)
@@ -104,7 +106,7 @@ def main() -> None:
     for method in args.methods:
         for prompt in args.prompts:
             for seed in args.seeds:
-                runs.append(run_one(method, prompt, seed, args.steps, args.out, judge))
+                runs.append(run_one(method, prompt, seed, args, judge))
                 r = runs[-1]
                 print(f"{method} | {prompt} | seed {seed} | judge {r.score.judge_accuracy:.2f} | IoU "
                       f"{r.score.iou:.3f} | colour err {r.score.colour_error:.3f} | {r.ms_per_step:.0f} ms/step",
