@@ -37,6 +37,13 @@ def error_text(e: BaseException) -> str:
     return f"**error:** {e}"
 
 
+def whole(value: float | None, name: str) -> int:
+    """A form number as an int; an emptied number box is a user error, not a crash."""
+    if value is None:
+        raise ConfigError(f"{name} is empty")
+    return int(value)
+
+
 def clock(seconds: float) -> str:
     s = int(round(seconds))
     return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60}:{s % 60:02d}"
@@ -54,8 +61,10 @@ class Handlers:
             return f"{head}: queued, position {ahead + 1} ({ahead} job{'s' * (ahead != 1)} ahead on {job.device})"
         if job.status == "running":
             return f"{head}: running on {job.device}"
-        if job.status == "stopped":
+        if job.status == "stopped" and job.kind == "generate":
             return f"{head}: stopped at step {job.step}; its last checkpoint is kept (resume it from the Runs tab)"
+        if job.status == "stopped":
+            return f"{head}: stopped at step {job.step}; the result so far is saved"
         if job.status == "failed":
             return f"{head}: {error_text(job.error)}"
         return f"{head}: {job.status}"
@@ -101,6 +110,8 @@ class Handlers:
             return error_text(f"no job '{job_id}'")
         if job.status == "cancelled":
             return f"job `{job.id}` left the queue before it started"
+        if job.status != "running":
+            return f"job `{job.id}` has already ended ({job.status})"
         return f"stopping job `{job.id}` at its next step; its last checkpoint will be kept"
 
     def attach(self, kind: str, wanted: str = "") -> str:
@@ -121,10 +132,11 @@ class Handlers:
                        guidance_scale: float, seed: float, resolution: float, preview_every: float, device: str,
                        overrides: str) -> tuple[str, str, bool]:
         """Returns (job id, message, poll?); on bad input the id is empty and the message says why."""
-        form = GenerateForm(prompt or "", negative_prompt or "", model or "embedded", method, field, int(steps),
-                            guidance_scale, int(seed), int(resolution), int(preview_every), device or "auto",
-                            overrides or "")
         try:
+            form = GenerateForm(prompt or "", negative_prompt or "", model or "embedded", method, field,
+                                whole(steps, "steps"), guidance_scale, whole(seed, "seed"),
+                                whole(resolution, "render resolution"), whole(preview_every, "preview every"),
+                                device or "auto", overrides or "")
             config = generate_config(form, self.outputs)
             device = device_name(config.train.device)
         except ERRORS as e:
@@ -191,7 +203,7 @@ class Handlers:
                       overrides: str) -> tuple[str, str, bool]:
         try:
             source = self.checkpoint_path(run_name, upload)
-            pvd = with_overrides(PVDConfig(steps=int(steps)), overrides or "", "PVD")
+            pvd = with_overrides(PVDConfig(steps=whole(steps, "steps")), overrides or "", "PVD")
             pvd.validate()
             if target not in get_args(FieldKind):
                 raise ConfigError(f"unknown field architecture '{target}'")
@@ -220,8 +232,9 @@ class Handlers:
                      target_faces: float, mesh_format: str, device: str, overrides: str) -> tuple[str, str, bool]:
         try:
             source = self.checkpoint_path(run_name, upload)
-            config = ExportConfig(format=mesh_format, resolution=int(resolution),  # type: ignore[arg-type]
-                                  threshold=float(threshold) if threshold else None, target_faces=int(target_faces))
+            config = ExportConfig(format=mesh_format, resolution=whole(resolution, "resolution"),  # type: ignore
+                                  threshold=float(threshold) if threshold else None,
+                                  target_faces=whole(target_faces, "decimation target"))
             config = with_overrides(config, overrides or "", "export")
             config.validate()
             device = device_name(device or "auto")

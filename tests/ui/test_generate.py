@@ -61,6 +61,7 @@ def test_stop_keeps_a_checkpoint_a_second_job_queues_and_a_new_tab_reattaches(cl
     assert "stopping" in client.predict(long_job, api_name="/stop")
     out = poll_until(client, long_job, finished)
     assert ": stopped at step" in out[0] and "last.safetensors" in out[6][0]
+    assert "already ended (stopped)" in client.predict(long_job, api_name="/stop")
     ckpt = load_checkpoint(outputs / "a-blue-sphere-sds-s0")
     assert 1 <= ckpt.step < 5000 and ckpt.config.prompt == "a blue sphere"
     # Resuming continues from the kept checkpoint.
@@ -94,6 +95,7 @@ def test_an_unknown_hub_model_fails_the_job_with_a_message(client, app):
         ({"overrides": "{not json"}, "not valid JSON"),
         ({"overrides": '{"train": {"steps": "many"}}'}, "expected int"),
         ({"resolution": 4}, "between 8 and 2048"),
+        ({"steps": None}, "steps is empty"),
     ],
 )
 def test_bad_generate_input_gives_a_message(client, app, form, message):
