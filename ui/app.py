@@ -57,7 +57,7 @@ def build_app(outputs: Path, defaults: dict[str, Any] | None = None) -> gr.Block
                             method = gr.Dropdown(methods, value=methods[0], label="Method")
                             field = gr.Dropdown(fields, value=fields[0], label="Field architecture")
                         with gr.Row():
-                            steps = gr.Number(d["steps"], label="Steps", precision=0, minimum=1)
+                            steps = gr.Number(d["steps"], label="Steps", precision=0, minimum=1, elem_id="steps")
                             scale = gr.Number(default_guidance(methods[0]), label="Guidance scale")
                             seed = gr.Number(d["seed"], label="Seed", precision=0)
                             resolution = gr.Number(d["resolution"], label="Render resolution (px)", precision=0)
@@ -74,7 +74,8 @@ def build_app(outputs: Path, defaults: dict[str, Any] | None = None) -> gr.Block
                         with gr.Row():
                             start = gr.Button("Start", variant="primary")
                             stop = gr.Button("Stop", variant="stop")
-                        job_id = gr.Textbox(label="Job id", info="paste an id and press Watch to follow a job")
+                        job_id = gr.Textbox(label="Job id", info="paste an id and press Watch to follow a job",
+                                            elem_id="job-id")
                         watch = gr.Button("Watch", size="sm")
                     with gr.Column(scale=3):
                         status = gr.Markdown("no job yet")

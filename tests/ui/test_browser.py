@@ -1,4 +1,4 @@
-"""A real browser (headless Chromium) starts a short run and waits for the mesh in the 3D viewer."""
+"""A real browser (headless Chromium): a run survives a reload and stops; a short run shows its mesh in 3D."""
 
 import os
 import shutil
@@ -25,9 +25,22 @@ def test_browser_run_shows_the_mesh(app, tmp_path):
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         page = browser.new_page(viewport={"width": 1400, "height": 1250})
         page.goto(url)
-        page.locator("#prompt textarea").fill("a red cube")
+        # A long run survives a page reload: the fresh page re-attaches to it, and Stop from there ends it.
+        page.locator("#prompt textarea").fill("a blue sphere")
+        page.locator("#steps input").fill("5000")
         page.get_by_role("button", name="Start", exact=True).click()
-        page.get_by_text(": done").wait_for(timeout=120_000)
+        page.get_by_text("a blue sphere: running").wait_for(timeout=60_000)
+        job_id = page.locator("#job-id textarea").input_value()
+        page.reload()
+        page.get_by_text("a blue sphere: running").wait_for(timeout=30_000)
+        assert job_id and page.locator("#job-id textarea").input_value() == job_id
+        page.get_by_role("button", name="Stop", exact=True).click()
+        page.get_by_text("a blue sphere: stopped at step").wait_for(timeout=60_000)
+        # A short run ends with the mesh in the 3D viewer.
+        page.locator("#prompt textarea").fill("a red cube")
+        page.locator("#steps input").fill("4")
+        page.get_by_role("button", name="Start", exact=True).click()
+        page.get_by_text("a red cube: done").wait_for(timeout=120_000)
         canvas = page.locator("#generate-mesh canvas")
         canvas.wait_for(state="visible", timeout=30_000)
         page.wait_for_timeout(2000)  # let the viewer draw the loaded GLB
