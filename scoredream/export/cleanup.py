@@ -1,5 +1,5 @@
-"""Mesh cleanup with open3d: merge duplicates, drop degenerate faces and small components, optionally decimate and
-smooth, and wind every component so its normals point outwards."""
+"""Mesh cleanup: merge duplicates and drop degenerate faces (open3d), drop small components, optionally decimate
+(fast-simplification) and Taubin-smooth (open3d), and wind every component so its normals point outwards."""
 
 from __future__ import annotations
 
@@ -50,6 +50,34 @@ def orient_outwards(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
     return faces
 
 
+def to_open3d(vertices: np.ndarray, faces: np.ndarray) -> Any:
+    o3d = import_open3d()
+    return o3d.geometry.TriangleMesh(
+        o3d.utility.Vector3dVector(np.ascontiguousarray(vertices, dtype=np.float64)),
+        o3d.utility.Vector3iVector(np.ascontiguousarray(faces, dtype=np.int32)),
+    )
+
+
+def tidy(vertices: np.ndarray, faces: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """open3d: merge duplicate vertices, drop duplicate and degenerate faces and unused vertices."""
+    mesh = to_open3d(vertices, faces)
+    mesh.remove_duplicated_vertices()
+    mesh.remove_duplicated_triangles()
+    mesh.remove_degenerate_triangles()
+    mesh.remove_unreferenced_vertices()
+    return np.asarray(mesh.vertices, dtype=np.float64), np.asarray(mesh.triangles, dtype=np.int64)
+
+
+def drop_small_components(vertices: np.ndarray, faces: np.ndarray, ratio: float) -> tuple[np.ndarray, np.ndarray]:
+    labels = component_labels(faces, len(vertices))
+    counts = np.bincount(labels)
+    faces = faces[counts[labels] >= ratio * counts.max()]
+    used = np.unique(faces)
+    remap = np.zeros(len(vertices), dtype=np.int64)
+    remap[used] = np.arange(len(used))
+    return vertices[used], remap[faces]
+
+
 def clean_mesh(
     vertices: Float[np.ndarray, "V 3"],
     faces: Int[np.ndarray, "F 3"],
@@ -57,31 +85,21 @@ def clean_mesh(
     target_faces: int,
     smooth_iterations: int,
 ) -> tuple[Float[np.ndarray, "V2 3"], Int[np.ndarray, "F2 3"]]:
-    o3d = import_open3d()
-    mesh = o3d.geometry.TriangleMesh(
-        o3d.utility.Vector3dVector(np.ascontiguousarray(vertices, dtype=np.float64)),
-        o3d.utility.Vector3iVector(np.ascontiguousarray(faces, dtype=np.int32)),
-    )
+    """Tidy, drop small pieces, decimate, smooth, tidy again, orient outwards.
 
-    def tidy() -> None:
-        mesh.remove_duplicated_vertices()
-        mesh.remove_duplicated_triangles()
-        mesh.remove_degenerate_triangles()
-        mesh.remove_unreferenced_vertices()
+    Pieces and decimation do not use open3d's own calls, which measured far slower on a 544k-face mug (256^3):
+    connected components 3.9 s (scipy: 0.3 s) and quadric decimation to 50k faces 29 s (fast-simplification, the
+    same quadric error metric: 1.4 s)."""
+    vertices, faces = tidy(vertices, faces)
+    if min_component_ratio > 0 and len(faces):
+        vertices, faces = drop_small_components(vertices, faces, min_component_ratio)
+    if 0 < target_faces < len(faces):
+        import fast_simplification
 
-    tidy()
-    if min_component_ratio > 0 and len(mesh.triangles):
-        cluster, counts, _ = mesh.cluster_connected_triangles()
-        counts = np.asarray(counts)
-        small = counts < min_component_ratio * counts.max()
-        mesh.remove_triangles_by_mask(small[np.asarray(cluster)])
-        mesh.remove_unreferenced_vertices()
-    if 0 < target_faces < len(mesh.triangles):
-        mesh = mesh.simplify_quadric_decimation(target_number_of_triangles=target_faces)
-        tidy()
+        vertices, faces = fast_simplification.simplify(vertices.astype(np.float32), faces.astype(np.int32),
+                                                       target_count=target_faces)
+        vertices, faces = tidy(vertices, faces)
     if smooth_iterations > 0:
-        mesh = mesh.filter_smooth_taubin(number_of_iterations=smooth_iterations)
-        tidy()
-    out_vertices = np.asarray(mesh.vertices, dtype=np.float64)
-    out_faces = orient_outwards(out_vertices, np.asarray(mesh.triangles, dtype=np.int64))
-    return out_vertices, out_faces
+        mesh = to_open3d(vertices, faces).filter_smooth_taubin(number_of_iterations=smooth_iterations)
+        vertices, faces = tidy(np.asarray(mesh.vertices), np.asarray(mesh.triangles))
+    return vertices, orient_outwards(vertices, faces)
