@@ -83,8 +83,8 @@ def build_app(outputs: Path, defaults: dict[str, Any] | None = None) -> gr.Block
                         preview = gr.Image(label="Live preview", type="filepath", interactive=False, height=180)
                         losses = gr.LinePlot(x="step", y="loss", label="Loss", height=180)
                         with gr.Row():
-                            video = gr.Video(label="Turntable", interactive=False, autoplay=True, loop=True)
-                            mesh = gr.Model3D(label="Mesh", interactive=False, elem_id="generate-mesh")
+                            video = gr.Video(label="Turntable", interactive=False, autoplay=True, loop=True, height=300)
+                            mesh = gr.Model3D(label="Mesh", interactive=False, elem_id="generate-mesh", height=300)
                         files = gr.File(label="Downloads", file_count="multiple", interactive=False)
             with gr.Tab("Convert (PVD)", id="convert"):
                 with gr.Row():
@@ -132,20 +132,21 @@ def build_app(outputs: Path, defaults: dict[str, Any] | None = None) -> gr.Block
                         e_job = gr.Textbox(label="Job id")
                     with gr.Column(scale=3):
                         e_status = gr.Markdown("no job yet")
-                        e_mesh = gr.Model3D(label="Mesh", interactive=False)
+                        e_mesh = gr.Model3D(label="Mesh", interactive=False, height=360)
                         e_facts = gr.Markdown()
                         e_files = gr.File(label="Downloads", file_count="multiple", interactive=False)
             with gr.Tab("Runs", id="runs"):
                 refresh = gr.Button("Refresh", size="sm")
-                gallery = gr.Gallery(label="Runs", columns=6, height=260, allow_preview=False)
+                gallery = gr.Gallery(label="Runs (click one to open it)", columns=4, height=240, allow_preview=False,
+                                     object_fit="contain", fit_columns=False, interactive=False, elem_id="runs-gallery")
                 with gr.Row():
                     run_name = gr.Dropdown([], label="Run", allow_custom_value=True)
                     open_btn = gr.Button("Open")
                     resume_btn = gr.Button("Resume in Generate")
                 run_summary = gr.Markdown()
                 with gr.Row():
-                    run_video = gr.Video(label="Turntable", interactive=False)
-                    run_mesh = gr.Model3D(label="Mesh", interactive=False)
+                    run_video = gr.Video(label="Turntable", interactive=False, autoplay=True, loop=True, height=300)
+                    run_mesh = gr.Model3D(label="Mesh", interactive=False, height=300)
                 run_files = gr.File(label="Files", file_count="multiple", interactive=False)
                 jobs = gr.Dataframe(label="Jobs", interactive=False)
         timer, c_timer, e_timer = (gr.Timer(POLL_SECONDS, active=False) for _ in range(3))
