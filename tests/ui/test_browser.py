@@ -47,6 +47,11 @@ def test_browser_run_shows_the_mesh(app, tmp_path):
         pixels = np.asarray(Image.open(BytesIO(canvas.screenshot())).convert("RGB"), dtype=np.float32)
         path = Path(SCREENSHOT) if SCREENSHOT else tmp_path / "ui.png"
         page.screenshot(path=str(path), full_page=True)
+        # The Runs tab lists runs with thumbnails, newest first; clicking one reopens it.
+        page.get_by_role("tab", name="Runs").click()
+        page.get_by_role("button", name="Refresh").click()
+        page.locator("#runs-gallery img").first.click(timeout=30_000)
+        page.get_by_text("a red cube (step 4)").wait_for(timeout=30_000)
         browser.close()
     # The viewer drew something: a mesh on a plain background has more than one colour.
     assert pixels.std(axis=(0, 1)).max() > 3.0
