@@ -75,6 +75,8 @@ class Handlers:
             return ""
         eta = job.eta()
         tail = f" · ETA {clock(eta)}" if eta is not None else ""
+        if job.kind == "generate" and job.status == "running" and job.step == job.total:
+            tail = " · rendering the turntable and exporting the mesh"
         pct = 100 * job.step / job.total
         return (f"<progress value='{job.step}' max='{job.total}' style='width:100%'></progress>"
                 f"<div>step {job.step}/{job.total} ({pct:.0f}%){tail}</div>")
