@@ -36,7 +36,7 @@ def default_guidance(method: str) -> float:
 
 
 def build_app(outputs: Path, defaults: dict[str, Any] | None = None) -> gr.Blocks:
-    """`defaults` pre-fills the Generate form (keys of FORM_DEFAULTS), e.g. tiny settings for a quick demo."""
+    """`defaults` pre-fills the forms (keys of FORM_DEFAULTS), e.g. tiny settings for tests and quick demos."""
     outputs.mkdir(parents=True, exist_ok=True)
     h = Handlers(outputs, JobRunner(ERRORS), PriorCache())
     d = {**FORM_DEFAULTS, **(defaults or {})}
