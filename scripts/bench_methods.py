@@ -6,7 +6,8 @@
 Per method: judge accuracy across 8 orbit views (shape and colour), 3D IoU against the ground-truth occupancy,
 foreground colour error, diversity across seeds (RMS pixel distance between the evaluation renders of two seeds of
 the same prompt, averaged over prompts and seed pairs), and wall time per step. Writes OUT/methods.md and prints it.
-The per-run rows come from scoredream.world.evaluate.score_field, the same scorer as scripts/bench_sds.py.
+A run whose folder already holds its final checkpoint is scored again, not retrained. The per-run rows come
+from scoredream.world.evaluate.score_field, the same scorer as scripts/bench_sds.py.
 """
 
 from __future__ import annotations
@@ -46,10 +47,15 @@ def run_one(method: str, prompt: str, seed: int, args: argparse.Namespace, judge
     cfg.train.preview_every, cfg.train.checkpoint_every = 0, 0
     if args.steps:
         cfg.train.steps = args.steps
-    t0 = time.perf_counter()
-    result = generate(cfg, progress=False)
-    seconds = time.perf_counter() - t0
-    field = load_checkpoint(result.checkpoint).build_field()
+    ckpt_path, timing = cfg.run_dir() / "checkpoints" / "last.safetensors", cfg.run_dir() / "bench_seconds.txt"
+    if ckpt_path.exists() and load_checkpoint(ckpt_path).step == cfg.train.steps:  # a finished run: score it again
+        seconds = float(timing.read_text()) if timing.exists() else float("nan")
+    else:
+        t0 = time.perf_counter()
+        generate(cfg, progress=False)
+        seconds = time.perf_counter() - t0
+        timing.write_text(f"{seconds}\n")
+    field = load_checkpoint(ckpt_path).build_field()
     score = score_field(field, prompt, judge)  # type: ignore[arg-type]
     with torch.no_grad():
         views = render(field, evaluation_cameras(), 32, 32, BackgroundConfig(kind="solid").setup(), RenderConfig(64))
@@ -79,7 +85,8 @@ def table(runs: list[Run], methods: list[str]) -> str:
             f"| {m} | {mean([x.judge_accuracy for x in s]):.2f} | {mean([x.shape_accuracy for x in s]):.2f} "
             f"| {mean([x.colour_accuracy for x in s]):.2f} | {mean([x.iou for x in s]):.3f} "
             f"| {mean([x.colour_error for x in s]):.3f} | {diversity(rs):.3f} "
-            f"| {mean([r.ms_per_step for r in rs]):.0f} | {len(rs)} |"
+            f"| {mean([r.ms_per_step for r in rs if r.ms_per_step == r.ms_per_step] or [float('nan')]):.0f} "
+            f"| {len(rs)} |"
         )
     lines += ["", "| method | prompt | seed | judge acc. | 3D IoU | colour error | ms/step |", "|---" * 7 + "|"]
     lines += [
@@ -103,9 +110,9 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     judge = load_judge()
     runs = []
-    for method in args.methods:
+    for seed in args.seeds:  # seed-major, so an interrupted benchmark still compares every method
         for prompt in args.prompts:
-            for seed in args.seeds:
+            for method in args.methods:
                 runs.append(run_one(method, prompt, seed, args, judge))
                 r = runs[-1]
                 print(f"{method} | {prompt} | seed {seed} | judge {r.score.judge_accuracy:.2f} | IoU "

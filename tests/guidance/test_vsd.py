@@ -70,7 +70,7 @@ def test_lora_trains_while_the_prior_stays_bit_identical(share_unet):
     guidance = VSDConfig(share_unet=share_unet, lora_lr=1e-2).setup(prior)
     lora_before = [p.clone() for p in guidance.trainable_parameters()]
     g = torch.Generator().manual_seed(0)
-    losses = [guidance(rgb, cams, prompt, step, g).stats["lora_loss"] for step in range(3)]
+    losses = [guidance(rgb, cams, prompt, step, g).stats["lora_loss"] for step in range(2)]
     assert all(torch.isfinite(torch.tensor(losses)))
     changed = [not torch.equal(a, b) for a, b in zip(lora_before, guidance.trainable_parameters(), strict=True)]
     assert all(changed)
@@ -144,12 +144,12 @@ def test_perp_neg_in_the_pretrained_branch(pixel_prior):
     assert calls == [4]  # the pretrained branch, with cond, uncond and two negatives; the LoRA runs on a copy
 
 
-def _vsd_run(tmp_path, steps: int = 3) -> GenerateConfig:
+def _vsd_run(tmp_path, steps: int = 2) -> GenerateConfig:
     cfg = GenerateConfig(prompt="a red cube", output_dir=tmp_path, run_name="run", method="vsd")
     cfg.hashgrid.levels, cfg.hashgrid.max_resolution, cfg.hashgrid.log2_hashmap_size = 4, 64, 12
     cfg.train.steps, cfg.train.resolution, cfg.train.device = steps, 16, "cpu"
     cfg.train.preview_every, cfg.train.checkpoint_every = 0, 0
-    cfg.render.num_samples, cfg.video.enabled = 16, False
+    cfg.render.num_samples, cfg.video.enabled, cfg.export.enabled = 16, False, False
     cfg.vsd.particles = 2
     return cfg
 
@@ -163,10 +163,10 @@ def test_particles_train_together_stay_distinct_and_resume(tmp_path, pixel_prior
     assert any(k.startswith("guidance.lora.") for k in tensors) and "lora_loss" in full.history[-1]
     calls = iter(range(100))
     stopped = generate(_vsd_run(tmp_path / "b"), prior=pixel_prior, progress=False,
-                       should_stop=lambda: next(calls) >= 2)
-    assert stopped.step == 2
+                       should_stop=lambda: next(calls) >= 1)
+    assert stopped.step == 1
     resumed = generate(_vsd_run(tmp_path / "b"), prior=pixel_prior, progress=False, resume=True)
-    assert resumed.step == 3 and load_checkpoint(resumed.run_dir).build_field() is not None
+    assert resumed.step == 2 and load_checkpoint(resumed.run_dir).build_field() is not None
     again = load_file(resumed.checkpoint)
     assert again.keys() == tensors.keys()
     for k in tensors:  # fields, particles, LoRA, camera embedding and LoRA optimiser moments
