@@ -37,13 +37,14 @@ def _virtual_cameras() -> CameraSamplerConfig:
 @dataclass
 class PVDConfig:
     """CPU defaults. Reference setting (official code): `--pvd.steps 30000 --pvd.feature-steps 2000
-    --pvd.sample-steps 5000 --pvd.rays-per-step 4096 --pvd.num-cameras 300 --pvd.lr-final-factor 0.007`."""
+    --pvd.sample-steps 5000 --pvd.rays-per-step 4096 --pvd.num-cameras 300 --pvd.lr-mlp 1e-3
+    --pvd.lr-final-factor 0.007`."""
 
     steps: int = 600
     """optimisation steps in all"""
-    feature_steps: int = 40
+    feature_steps: int = 60
     """stage 1 (feature loss only) ends here"""
-    sample_steps: int = 100
+    sample_steps: int = 150
     """stage 2 (+ per-sample density and colour) ends here; stage 3 adds rendered pixels"""
     rays_per_step: int = 512
     """random rays per step, drawn from all virtual views"""

@@ -24,8 +24,11 @@ class VoxelConfig:
     """vertices per axis"""
     sparse: bool = False
     """keep an occupancy mask (set by `prune`) that empties masked cells"""
-    init_scale: float = 1e-2
-    """half-range of the uniform initial values"""
+    init_scale: float = 1e-3
+    """half-range of the uniform initial stored values"""
+    value_scale: float = 10.0
+    """features are stored divided by this, so each Adam step (about lr) moves them this much faster: a voxel has
+    no MLP to amplify its updates (DVGO trains its grids at lr 0.1 where MLPs use 1e-3)"""
     bound: float = 1.0
     """the field covers [-bound, bound]^3"""
     blob_strength: float = 10.0
@@ -61,7 +64,7 @@ class VoxelField(Field):
         return self._sample(self.occupancy, points, "nearest") > 0
 
     def encode(self, points: Float[Tensor, "N 3"]) -> Float[Tensor, "N 16"]:
-        features = self._sample(self.grid, points, "bilinear")
+        features = self._sample(self.grid, points, "bilinear") * self.config.value_scale
         if self.config.sparse:
             empty = torch.zeros_like(features)
             empty[:, 0] = EMPTY_RAW_DENSITY
@@ -84,7 +87,7 @@ class VoxelField(Field):
         axis = torch.linspace(-self.bound, self.bound, r, device=self.grid.device)
         z, y, x = torch.meshgrid(axis, axis, axis, indexing="ij")
         points = torch.stack([x, y, z], -1).reshape(-1, 3)
-        raw = super().raw_density_from(points, self._sample(self.grid, points, "bilinear"))
+        raw = super().raw_density_from(points, self._sample(self.grid, points, "bilinear") * self.config.value_scale)
         keep = (density_activation(raw) >= threshold).float().reshape(1, 1, r, r, r)
         # Dilate by one vertex so trilinear reads at the surface still see their occupied neighbours.
         self.occupancy.copy_(F.max_pool3d(keep, 3, stride=1, padding=1))

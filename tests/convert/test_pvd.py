@@ -17,7 +17,7 @@ RENDER = RenderConfig(num_samples=16)
 def box_teacher(resolution: int = 16) -> Field:
     """A voxel field holding an analytic coloured box: opaque inside |x| < 0.35, colour varying along x and z."""
     torch.manual_seed(0)
-    field = VoxelConfig(resolution=resolution, blob_strength=0.0).setup()
+    field = VoxelConfig(resolution=resolution, blob_strength=0.0, value_scale=1.0).setup()
     axis = torch.linspace(-1, 1, resolution)
     z, y, x = torch.meshgrid(axis, axis, axis, indexing="ij")
     inside = (torch.stack([x, y, z]).abs().amax(0) < 0.35).float()

@@ -44,7 +44,7 @@ def test_tensorf_planes_match_nerfstudio_tensor_vm_encoding():
 
 
 def test_voxel_reads_vertices_exactly_and_prune_empties_space():
-    field = VoxelConfig(resolution=5, sparse=True, blob_strength=0.0).setup()
+    field = VoxelConfig(resolution=5, sparse=True, blob_strength=0.0, value_scale=1.0).setup()
     with torch.no_grad():
         field.grid.zero_()
         field.grid[0, 0, 2, 2, 2] = 9.0  # storage is [z, y, x]: the centre vertex

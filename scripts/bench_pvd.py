@@ -1,0 +1,227 @@
+"""PVD benchmark: all 12 conversions between the four field architectures, and MLP-by-distillation against
+MLP-from-scratch (PSNR vs wall-clock seconds).
+
+    .venv/bin/python scripts/bench_pvd.py [--part all|table|curve] [--scenes "a red cube" "a blue mug"]
+
+Teachers: each architecture is fitted to exact renders of a world scene (scoredream.world, sphere-traced SDFs on
+white), 60 random views at 32 px. Students are scored against the teacher's own renders of 8 held-out orbit views
+(elevation 20 deg, never a training or virtual view). One thread (torch.set_num_threads(1)). Writes
+results.json, curve.csv and curve.png under --out and prints markdown tables.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import torch
+import tyro
+from PIL import Image, ImageDraw
+
+from scoredream.convert import FitConfig, PVDConfig, compare, distill, fit_images, render_views
+from scoredream.fields import Field, HashGridConfig, MLPConfig, TensoRFConfig, VoxelConfig
+from scoredream.render.background import BackgroundConfig
+from scoredream.render.cameras import CameraSamplerConfig, orbit_cameras
+from scoredream.render.volume import RenderConfig
+from scoredream.world.render import WorldRenderConfig, render_world
+from scoredream.world.shapes import parse_prompt
+
+KINDS = ("hashgrid", "mlp", "tensorf", "voxel")
+
+
+@dataclass
+class BenchArgs:
+    part: Literal["all", "table", "curve"] = "all"
+    scenes: tuple[str, ...] = ("a red cube", "a blue mug")
+    out: Path = Path("outputs/bench_pvd")
+    threads: int = 1
+    resolution: int = 32
+    train_views: int = 60
+    test_views: int = 8
+    num_samples: int = 32
+    rays_per_step: int = 256
+    teacher_steps: int = 300
+    pvd_steps: int = 300
+    curve_pvd_steps: int = 1000
+    curve_scratch_steps: int = 3000
+    curve_every: int = 25
+    seed: int = 0
+
+
+SIZES = {  # the library's CPU defaults, except a smaller hash grid so that teacher queries stay cheap
+    "hashgrid": HashGridConfig(levels=8, max_resolution=128, log2_hashmap_size=15, backend="torch"),
+    "mlp": MLPConfig(), "tensorf": TensoRFConfig(), "voxel": VoxelConfig(),
+}
+
+
+def build(args: BenchArgs, kind: str) -> Field:
+    torch.manual_seed(args.seed)
+    return SIZES[kind].setup()
+
+
+def pvd_config(args: BenchArgs, steps: int) -> PVDConfig:
+    # Stage lengths scaled from the reference 2k / 5k of 30k steps, kept long enough to matter on short runs.
+    return PVDConfig(steps=steps, feature_steps=steps // 10, sample_steps=steps // 4,
+                     rays_per_step=args.rays_per_step, seed=args.seed)
+
+
+def params(f: Field) -> int:
+    return sum(p.numel() for p in f.parameters())
+
+
+def fit_teachers(args: BenchArgs, scene: str, render: RenderConfig, test,
+                 kinds: tuple[str, ...] = KINDS) -> tuple[dict[str, Field], dict]:
+    colour, shape = parse_prompt(scene)
+    cams = CameraSamplerConfig(elevation_range=(-30, 80), uniform_sphere=True).sample(
+        args.train_views, torch.Generator().manual_seed(args.seed))
+    world = WorldRenderConfig(resolution=args.resolution)
+    solid = BackgroundConfig(kind="solid")
+    images = render_world(shape, colour, cams, world, solid)[0].permute(0, 2, 3, 1)
+    truth = render_world(shape, colour, test, world, solid)[0].permute(0, 2, 3, 1)
+    teachers, info = {}, {}
+    for kind in kinds:
+        f = build(args, kind)
+        t0 = time.perf_counter()
+        fit_images(f, cams, images, torch.ones(3), FitConfig(steps=args.teacher_steps, rays_per_step=512,
+                                                               seed=args.seed), render, progress=False)
+        p, s = compare(f, truth, test, render)
+        info[kind] = {"psnr_vs_world": p, "ssim_vs_world": s, "seconds": time.perf_counter() - t0,
+                      "params": params(f)}
+        print(f"  teacher {kind:8s} vs world renders: {p:.2f} dB, SSIM {s:.3f} ({info[kind]['seconds']:.0f} s)")
+        teachers[kind] = f
+    return teachers, info
+
+
+def run_table(args: BenchArgs, render: RenderConfig, test) -> dict:
+    out: dict = {"teachers": {}, "conversions": []}
+    for scene in args.scenes:
+        print(f"scene: {scene}")
+        teachers, info = fit_teachers(args, scene, render, test)
+        out["teachers"][scene] = info
+        for src in KINDS:
+            reference = render_views(teachers[src], test, args.resolution, render)
+            for dst in KINDS:
+                if src == dst:
+                    continue
+                student = build(args, dst)
+                result = distill(teachers[src], student, pvd_config(args, args.pvd_steps), render, progress=False)
+                p, s = compare(student, reference, test, render)
+                row = {"scene": scene, "from": src, "to": dst, "psnr": p, "ssim": s, "seconds": result.seconds,
+                       "params": params(student)}
+                out["conversions"].append(row)
+                print(f"  {src:8s} -> {dst:8s} PSNR {p:6.2f}  SSIM {s:.3f}  {result.seconds:5.1f} s  "
+                      f"{row['params']:,} params", flush=True)
+        if scene == args.scenes[0]:
+            out["curve_teacher"] = teachers["hashgrid"]
+    return out
+
+
+def run_curve(args: BenchArgs, teacher: Field, render: RenderConfig, test) -> dict:
+    """MLP from a hash-grid teacher by PVD vs the same MLP trained from scratch on the teacher's renders."""
+    reference = render_views(teacher, test, args.resolution, render)
+    # The scratch run sees as many teacher views, at the same size and spread, as PVD's virtual cameras.
+    virtual = PVDConfig()
+    cams = virtual.cameras.sample(virtual.num_cameras, torch.Generator().manual_seed(args.seed + 1))
+    images = render_views(teacher, cams, virtual.camera_resolution, render)
+    curves: dict[str, list[tuple[float, int, float]]] = {"pvd": [], "pvd_unstaged": [], "scratch": []}
+
+    def record(name: str, step: int, elapsed: float, f: Field) -> None:
+        if step % args.curve_every == 0:
+            curves[name].append((elapsed, step, compare(f, reference, test, render)[0]))
+
+    distill(teacher, build(args, "mlp"), pvd_config(args, args.curve_pvd_steps), render, progress=False,
+            on_step=lambda s: record("pvd", s.step, s.elapsed, s.student))
+    # Ablation: every loss from the first step (no progression).
+    unstaged = dataclasses.replace(pvd_config(args, args.curve_pvd_steps), feature_steps=0, sample_steps=0)
+    distill(teacher, build(args, "mlp"), unstaged, render, progress=False,
+            on_step=lambda s: record("pvd_unstaged", s.step, s.elapsed, s.student))
+    fit_images(build(args, "mlp"), cams, images, torch.ones(3),
+               FitConfig(steps=args.curve_scratch_steps, rays_per_step=args.rays_per_step, seed=args.seed), render,
+               progress=False, on_step=lambda s: record("scratch", s.step, s.elapsed, s.field))
+    return {"curves": curves, "summary": summarise(curves)}
+
+
+def first_time(curve: list[tuple[float, int, float]], target: float) -> float | None:
+    return next((t for t, _, p in curve if p >= target), None)
+
+
+def summarise(curves: dict[str, list[tuple[float, int, float]]]) -> dict:
+    """Seconds each run needs to reach the scratch run's best PSNR, and that best minus 0.5, 1 and 2 dB."""
+    best = max(p for _, _, p in curves["scratch"])
+    targets = {}
+    for margin in (0.0, 0.5, 1.0, 2.0):
+        row: dict = {"psnr": best - margin}
+        for name, curve in curves.items():
+            row[f"{name}_s"] = first_time(curve, best - margin)
+            if name != "scratch":
+                t = row[f"{name}_s"]
+                row[f"{name}_speedup"] = None if t is None else row["scratch_s"] / t
+        targets[f"best-{margin}dB"] = row
+    return {"best_psnr": {n: max(p for _, _, p in c) for n, c in curves.items()},
+            "total_s": {n: c[-1][0] for n, c in curves.items()}, "targets": targets}
+
+
+def plot(curves: dict[str, list[tuple[float, int, float]]], path: Path, size: tuple[int, int] = (640, 400)) -> None:
+    """PSNR vs seconds with PIL (no plotting dependency)."""
+    w, h, m = *size, 50
+    img = Image.new("RGB", size, "white")
+    draw = ImageDraw.Draw(img)
+    points = [pt for c in curves.values() for pt in c]
+    tmax = max(t for t, _, _ in points)
+    pmin, pmax = min(p for _, _, p in points), max(p for _, _, p in points)
+
+    def xy(t: float, p: float) -> tuple[float, float]:
+        return m + (w - 2 * m) * t / tmax, h - m - (h - 2 * m) * (p - pmin) / max(pmax - pmin, 1e-6)
+
+    draw.line([(m, m), (m, h - m), (w - m, h - m)], fill="black")
+    for i in range(5):
+        t, p = tmax * i / 4, pmin + (pmax - pmin) * i / 4
+        draw.text((xy(t, pmin)[0] - 10, h - m + 5), f"{t:.0f}s", fill="black")
+        draw.text((5, xy(0, p)[1] - 5), f"{p:.1f}", fill="black")
+    colours = {"pvd": (200, 30, 30), "pvd_unstaged": (230, 140, 20), "scratch": (30, 60, 200)}
+    for row, (name, c) in enumerate(curves.items()):
+        draw.line([xy(t, p) for t, _, p in c], fill=colours[name], width=2)
+        draw.text((w - m - 200, h - m - 60 + 15 * row), f"{name}: PSNR (dB) vs seconds", fill=colours[name])
+    img.save(path)
+
+
+def main(args: BenchArgs) -> None:
+    torch.set_num_threads(args.threads)
+    args.out.mkdir(parents=True, exist_ok=True)
+    render = RenderConfig(num_samples=args.num_samples)
+    test = orbit_cameras(args.test_views, elevation=20.0)
+    results: dict = {"args": {k: str(v) for k, v in vars(args).items()}}
+    t0 = time.perf_counter()
+    if args.part == "curve":
+        teachers, _ = fit_teachers(args, args.scenes[0], render, test, kinds=("hashgrid",))
+        teacher = teachers["hashgrid"]
+    else:
+        table = run_table(args, render, test)
+        teacher = table.pop("curve_teacher")
+        results.update(table)
+        print("\n| scene | from | to | PSNR | SSIM | seconds | params |\n|---|---|---|---|---|---|---|")
+        for r in table["conversions"]:
+            print(f"| {r['scene']} | {r['from']} | {r['to']} | {r['psnr']:.2f} | {r['ssim']:.3f} | "
+                  f"{r['seconds']:.1f} | {r['params']:,} |")
+    if args.part != "table":
+        curve = run_curve(args, teacher, render, test)
+        results["curve"] = curve
+        with (args.out / "curve.csv").open("w", newline="") as f:
+            w = csv.writer(f)
+            w.writerow(["method", "seconds", "step", "psnr"])
+            for name, c in curve["curves"].items():
+                w.writerows([name, f"{t:.2f}", s, f"{p:.3f}"] for t, s, p in c)
+        plot(curve["curves"], args.out / "curve.png")
+        print("\ncurve:", json.dumps(curve["summary"], indent=1))
+    results["total_seconds"] = time.perf_counter() - t0
+    (args.out / "results.json").write_text(json.dumps(results, indent=1))
+    print(f"\ntotal {results['total_seconds']:.0f} s; wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main(tyro.cli(BenchArgs))
