@@ -89,15 +89,19 @@ def clean_mesh(
 
     Pieces and decimation do not use open3d's own calls, which measured far slower on a 544k-face mug (256^3):
     connected components 3.9 s (scipy: 0.3 s) and quadric decimation to 50k faces 29 s (fast-simplification, the
-    same quadric error metric: 1.4 s)."""
+    same quadric error metric: 1.4 s). Decimation stops a little above `target_faces` where going further would
+    distort the shape."""
     vertices, faces = tidy(vertices, faces)
     if min_component_ratio > 0 and len(faces):
         vertices, faces = drop_small_components(vertices, faces, min_component_ratio)
     if 0 < target_faces < len(faces):
         import fast_simplification
 
+        # Aggressiveness 3 instead of 7 keeps thin parts: on a 2.2M-face mug (512^3) decimated to ~50k faces the
+        # mean / max surface error were 0.0002 / 0.0014 against 0.0019 / 0.034 (the handle shrank), for at most
+        # ~10 % more faces than asked.
         vertices, faces = fast_simplification.simplify(vertices.astype(np.float32), faces.astype(np.int32),
-                                                       target_count=target_faces)
+                                                       target_count=target_faces, agg=3)
         vertices, faces = tidy(vertices, faces)
     if smooth_iterations > 0:
         mesh = to_open3d(vertices, faces).filter_smooth_taubin(number_of_iterations=smooth_iterations)

@@ -35,7 +35,8 @@ class ExportConfig:
     min_component_ratio: float = 0.02
     """drop connected pieces with fewer faces than this fraction of the largest piece (0: keep all)"""
     target_faces: int = 50_000
-    """quadric decimation down to this many faces (0: keep every face); UV unwrapping time grows with it"""
+    """quadric decimation to about this many faces (at most ~10 % more; 0: keep every face); UV unwrap time grows
+    with it"""
     smooth_iterations: int = 0
     """Taubin smoothing iterations (0: none); smooths marching-cubes terracing without shrinking"""
     texture: bool = True
