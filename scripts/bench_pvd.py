@@ -155,12 +155,12 @@ def summarise(curves: dict[str, list[tuple[float, int, float]]]) -> dict:
     best = max(p for _, _, p in curves["scratch"])
     targets = {}
     for margin in (0.0, 0.5, 1.0, 2.0):
-        row: dict = {"psnr": best - margin}
+        row: dict = {"psnr": best - margin, "scratch_s": first_time(curves["scratch"], best - margin)}
         for name, curve in curves.items():
-            row[f"{name}_s"] = first_time(curve, best - margin)
-            if name != "scratch":
-                t = row[f"{name}_s"]
-                row[f"{name}_speedup"] = None if t is None else row["scratch_s"] / t
+            if name == "scratch":
+                continue
+            t = row[f"{name}_s"] = first_time(curve, best - margin)
+            row[f"{name}_speedup"] = None if t is None else row["scratch_s"] / t
         targets[f"best-{margin}dB"] = row
     return {"best_psnr": {n: max(p for _, _, p in c) for n, c in curves.items()},
             "total_s": {n: c[-1][0] for n, c in curves.items()}, "targets": targets}
