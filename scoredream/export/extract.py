@@ -50,7 +50,11 @@ def field_device(field: Field) -> torch.device:
 
 @torch.no_grad()
 def sample_grid(field: Field, lo: np.ndarray, spacing: float, shape: tuple[int, int, int], chunk: int) -> Grid:
-    """Density on the lattice, one slab of x at a time so memory stays at one slab of points plus the grid."""
+    """Density on the lattice, one slab of x at a time so memory stays at one slab of points plus the grid.
+
+    Outside the ball of radius `field.bound` the density counts as empty: renders sample only inside it (the
+    renderer's default radius), so a trained field's corners of the cube hold untrained density no view ever saw.
+    """
     device = field_device(field)
     axes = [torch.as_tensor(lo[i] + np.arange(shape[i]) * spacing, dtype=torch.float32) for i in range(3)]
     values = np.empty(shape, dtype=np.float32)
@@ -61,6 +65,7 @@ def sample_grid(field: Field, lo: np.ndarray, spacing: float, shape: tuple[int, 
         xs = axes[0][start : start + slab]
         points = torch.cat([xs.repeat_interleave(plane)[:, None], yz.repeat(len(xs), 1)], 1).to(device)
         density = torch.cat([field.density(points[i : i + chunk]) for i in range(0, len(points), chunk)])
+        density = torch.where(points.norm(dim=-1) <= field.bound, density, torch.zeros_like(density))
         values[start : start + len(xs)] = density.float().cpu().numpy().reshape(len(xs), *shape[1:])
     return Grid(values=values, lo=np.asarray(lo, dtype=np.float64), spacing=spacing)
 

@@ -73,7 +73,7 @@ def test_torus_keeps_its_hole_and_decimation_hits_the_target(tmp_path):
 def test_small_components_are_removed(tmp_path):
     # A big sphere and a speck far from it: the speck has far fewer faces than min_component_ratio allows.
     def two(p):
-        return torch.minimum(p.norm(dim=-1) - 0.4, (p - torch.tensor([0.8, 0.8, 0.8])).norm(dim=-1) - 0.04)
+        return torch.minimum(p.norm(dim=-1) - 0.4, (p - torch.tensor([0.5, 0.5, 0.5])).norm(dim=-1) - 0.04)
 
     field = SDFField(two, direction_colour)
     kept = load(export_mesh(field, tmp_path / "a.ply", ExportConfig(**FAST, min_component_ratio=0.05)).path)
@@ -128,3 +128,13 @@ def test_threshold_by_hand_or_automatic(tmp_path, threshold):
     expected = RADIUS + field.width * math.log(3) - field.offset if threshold else RADIUS
     radius = np.linalg.norm(load(result.path).vertices, axis=1).mean()
     assert abs(radius - expected) < 0.006
+
+
+def test_density_outside_the_rendered_ball_is_ignored(tmp_path):
+    # Junk density in the cube's corners (never inside any render) must not become part of the mesh.
+    def with_corners(p):
+        corners = 0.8 - p.abs().min(dim=-1).values  # inside where every |coordinate| > 0.8: radius > 1.38
+        return torch.minimum(sphere_sdf(p), corners)
+
+    result = export_mesh(SDFField(with_corners, direction_colour), tmp_path / "c.ply", ExportConfig(**FAST))
+    assert np.abs(load(result.path).bounds).max() < RADIUS + 0.02
