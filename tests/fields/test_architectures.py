@@ -65,7 +65,7 @@ def test_each_field_trains_by_score_distillation_and_reloads(tmp_path, pixel_pri
     cfg = GenerateConfig(prompt="a red cube", output_dir=tmp_path, run_name=kind, field=kind)
     setattr(cfg, kind, FIELD_CONFIGS[kind](**TINY[kind]))
     cfg.train.steps, cfg.train.resolution, cfg.train.device, cfg.train.preview_every = 2, 16, "cpu", 0
-    cfg.render.num_samples, cfg.video.enabled = 8, False
+    cfg.render.num_samples, cfg.video.enabled, cfg.export.enabled = 8, False, False
     torch.manual_seed(cfg.train.seed)  # as generate() does, so `before` is the run's initial field
     before = cfg.field_config().setup().state_dict()
     result = generate(cfg, prior=pixel_prior, progress=False)

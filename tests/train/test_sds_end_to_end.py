@@ -47,7 +47,7 @@ def test_sds_moves_renders_toward_the_learnt_image(tmp_path):
     cfg.train.steps, cfg.train.resolution, cfg.train.batch_size, cfg.train.device = 120, 16, 2, "cpu"
     cfg.train.preview_every = cfg.train.checkpoint_every = 0
     cfg.render.num_samples = 24
-    cfg.video.enabled = False
+    cfg.video.enabled = cfg.export.enabled = False
     cams = orbit_cameras(4, elevation=0.0, distance=1.75, fovy=50.0)
 
     def distance_to_target(field, background) -> float:

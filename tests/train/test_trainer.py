@@ -17,6 +17,7 @@ def small_config(tmp_path, steps: int = 6, **train) -> GenerateConfig:
     cfg.train.preview_every, cfg.train.checkpoint_every = 3, 3
     cfg.render.num_samples = 16
     cfg.video.frames, cfg.video.resolution, cfg.video.format = 4, 16, "gif"
+    cfg.export.enabled = False  # tests/export covers the mesh at the end of generate
     for k, v in train.items():
         setattr(cfg.train, k, v)
     return cfg
