@@ -42,6 +42,7 @@ def main() -> None:
             cfg = GenerateConfig(prompt=prompt, method=args.method, output_dir=args.out / args.method)
             cfg.train.seed = seed
             cfg.video.enabled = False
+            cfg.export.enabled = False
             if args.steps:
                 cfg.train.steps = args.steps
             t0 = time.perf_counter()
