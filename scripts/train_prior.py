@@ -92,7 +92,7 @@ def main() -> None:
     generator = torch.Generator().manual_seed(args.seed)
     step, elapsed = 0, 0.0
     if args.checkpoint.exists():
-        state = torch.load(args.checkpoint, weights_only=False)
+        state = torch.load(args.checkpoint, weights_only=True)
         models.load_state_dict(state["models"])
         ema.load_state_dict(state["ema"])
         optimizer.load_state_dict(state["optimizer"])

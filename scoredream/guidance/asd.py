@@ -10,18 +10,20 @@ from dataclasses import dataclass, field
 
 import torch
 from jaxtyping import Float, Int
-from torch import Tensor, nn
+from torch import Tensor
 
 from scoredream.guidance.base import (
     GuidanceOutput,
+    StatelessGuidance,
     TimestepSchedule,
     Weighting,
     clean_gradient,
+    draw_inputs,
     sds_weight,
     surrogate_loss,
 )
 from scoredream.priors.diffusion_prior import DiffusionPrior
-from scoredream.priors.perp_neg import PerpNegConfig, TextConditions, text_conditions
+from scoredream.priors.perp_neg import PerpNegConfig, TextConditions
 from scoredream.priors.prompts import PromptEmbeddings
 from scoredream.render.cameras import Cameras
 from scoredream.serialization import ConfigError
@@ -57,22 +59,14 @@ class ASDConfig:
         return ASDGuidance(self, prior)
 
 
-class ASDGuidance:
+class ASDGuidance(StatelessGuidance):
+    name = "ASD"
+
     def __init__(self, config: ASDConfig, prior: DiffusionPrior) -> None:
         if config.delta_ratio < 0:
             raise ConfigError("asd.delta_ratio must be >= 0")
         self.config = config
         self.prior = prior
-
-    def trainable_parameters(self) -> list[nn.Parameter]:
-        return []
-
-    def state_dict(self) -> dict[str, Tensor]:
-        return {}
-
-    def load_state_dict(self, state: dict[str, Tensor]) -> None:
-        if state:
-            raise ValueError("ASD has no trainable state to load")
 
     def later_timesteps(
         self, t: Int[Tensor, " B"], step: int, generator: torch.Generator | None
@@ -110,14 +104,12 @@ class ASDGuidance:
         step: int,
         generator: torch.Generator | None = None,
     ) -> GuidanceOutput:
-        x0 = self.prior.encode_images(rgb.permute(0, 3, 1, 2), generator)
-        t = self.config.timesteps.sample(step, x0.shape[0], self.prior.num_train_timesteps, generator)
-        noise = torch.randn(x0.shape, generator=generator).to(x0)
-        t_next = self.later_timesteps(t, step, generator)
-        t, t_next = t.to(x0.device), t_next.to(x0.device)
-        conditions = text_conditions(prompt, cameras.azimuth, cameras.elevation, self.config.perp_neg)
-        grad = clean_gradient(self.gradient(x0.detach(), t, t_next, noise, conditions), self.config.grad_clip)
-        dt = float((t_next - t).float().mean())
+        c = self.config
+        inp = draw_inputs(self.prior, c.timesteps, c.perp_neg, rgb, cameras, prompt, step, generator)
+        t_next = self.later_timesteps(inp.t.cpu(), step, generator).to(inp.t.device)
+        grad = self.gradient(inp.x0.detach(), inp.t, t_next, inp.noise, inp.conditions)
+        grad = clean_gradient(grad, c.grad_clip)
+        dt = float((t_next - inp.t).float().mean())
         return GuidanceOutput(
-            loss=surrogate_loss(x0, grad), timesteps=t, grad_norm=float(grad.norm()), stats={"asd_dt": dt}
+            loss=surrogate_loss(inp.x0, grad), timesteps=inp.t, grad_norm=float(grad.norm()), stats={"asd_dt": dt}
         )

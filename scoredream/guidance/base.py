@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from typing import ClassVar, Literal, Protocol
 
 import torch
 from jaxtyping import Float, Int
-from torch import Tensor
+from torch import Tensor, nn
 
 from scoredream.priors.diffusion_prior import DiffusionPrior
+from scoredream.priors.perp_neg import PerpNegConfig, TextConditions, text_conditions
 from scoredream.priors.prompts import PromptEmbeddings
 from scoredream.render.cameras import Cameras
 
@@ -101,3 +102,46 @@ class Guidance(Protocol):
     def state_dict(self) -> dict[str, Tensor]: ...
 
     def load_state_dict(self, state: dict[str, Tensor]) -> object: ...
+
+
+@dataclass
+class DistillationInputs:
+    """What every method draws before its UNet calls: the render in the prior's space, t, the noise, the texts."""
+
+    x0: Float[Tensor, "B C h w"]  # keeps its graph to the renders
+    t: Int[Tensor, " B"]
+    noise: Float[Tensor, "B C h w"]
+    conditions: TextConditions
+
+
+def draw_inputs(
+    prior: DiffusionPrior,
+    schedule: TimestepSchedule,
+    perp_neg: PerpNegConfig,
+    rgb: Float[Tensor, "B H W 3"],
+    cameras: Cameras,
+    prompt: PromptEmbeddings,
+    step: int,
+    generator: torch.Generator | None,
+) -> DistillationInputs:
+    x0 = prior.encode_images(rgb.permute(0, 3, 1, 2), generator)
+    t = schedule.sample(step, x0.shape[0], prior.num_train_timesteps, generator).to(x0.device)
+    noise = torch.randn(x0.shape, generator=generator).to(x0)
+    conditions = text_conditions(prompt, cameras.azimuth, cameras.elevation, perp_neg)
+    return DistillationInputs(x0, t, noise, conditions)
+
+
+class StatelessGuidance:
+    """Methods whose only model is the frozen prior (SDS, ASD): nothing to train, save or restore."""
+
+    name: ClassVar[str]
+
+    def trainable_parameters(self) -> list[nn.Parameter]:
+        return []
+
+    def state_dict(self) -> dict[str, Tensor]:
+        return {}
+
+    def load_state_dict(self, state: dict[str, Tensor]) -> None:
+        if state:
+            raise ValueError(f"{self.name} has no trainable state to load")

@@ -6,18 +6,20 @@ from dataclasses import dataclass, field
 
 import torch
 from jaxtyping import Float
-from torch import Tensor, nn
+from torch import Tensor
 
 from scoredream.guidance.base import (
     GuidanceOutput,
+    StatelessGuidance,
     TimestepSchedule,
     Weighting,
     clean_gradient,
+    draw_inputs,
     sds_weight,
     surrogate_loss,
 )
 from scoredream.priors.diffusion_prior import DiffusionPrior
-from scoredream.priors.perp_neg import PerpNegConfig, TextConditions, text_conditions
+from scoredream.priors.perp_neg import PerpNegConfig, TextConditions
 from scoredream.priors.prompts import PromptEmbeddings
 from scoredream.render.cameras import Cameras
 
@@ -51,20 +53,12 @@ def cfg_noise(
     return conditions.combine(eps, scale)
 
 
-class SDSGuidance:
+class SDSGuidance(StatelessGuidance):
+    name = "SDS"
+
     def __init__(self, config: SDSConfig, prior: DiffusionPrior) -> None:
         self.config = config
         self.prior = prior
-
-    def trainable_parameters(self) -> list[nn.Parameter]:
-        return []
-
-    def state_dict(self) -> dict[str, Tensor]:
-        return {}
-
-    def load_state_dict(self, state: dict[str, Tensor]) -> None:
-        if state:
-            raise ValueError("SDS has no trainable state to load")
 
     @torch.no_grad()
     def gradient(self, x0: Tensor, t: Tensor, noise: Tensor, conditions: TextConditions) -> Tensor:
@@ -81,9 +75,7 @@ class SDSGuidance:
         step: int,
         generator: torch.Generator | None = None,
     ) -> GuidanceOutput:
-        x0 = self.prior.encode_images(rgb.permute(0, 3, 1, 2), generator)
-        t = self.config.timesteps.sample(step, x0.shape[0], self.prior.num_train_timesteps, generator).to(x0.device)
-        noise = torch.randn(x0.shape, generator=generator).to(x0)
-        conditions = text_conditions(prompt, cameras.azimuth, cameras.elevation, self.config.perp_neg)
-        grad = clean_gradient(self.gradient(x0.detach(), t, noise, conditions), self.config.grad_clip)
-        return GuidanceOutput(loss=surrogate_loss(x0, grad), timesteps=t, grad_norm=float(grad.norm()))
+        c = self.config
+        inp = draw_inputs(self.prior, c.timesteps, c.perp_neg, rgb, cameras, prompt, step, generator)
+        grad = clean_gradient(self.gradient(inp.x0.detach(), inp.t, inp.noise, inp.conditions), c.grad_clip)
+        return GuidanceOutput(loss=surrogate_loss(inp.x0, grad), timesteps=inp.t, grad_norm=float(grad.norm()))

@@ -20,13 +20,14 @@ from scoredream.guidance.base import (
     TimestepSchedule,
     Weighting,
     clean_gradient,
+    draw_inputs,
     sds_weight,
     surrogate_loss,
 )
 from scoredream.guidance.lora import LoraUNet, load_lora_base
 from scoredream.guidance.sds import cfg_noise
 from scoredream.priors.diffusion_prior import DiffusionPrior
-from scoredream.priors.perp_neg import PerpNegConfig, TextConditions, text_conditions
+from scoredream.priors.perp_neg import PerpNegConfig, TextConditions
 from scoredream.priors.prompts import PromptEmbeddings
 from scoredream.render.cameras import Cameras
 from scoredream.serialization import ConfigError
@@ -170,18 +171,16 @@ class VSDGuidance:
         step: int,
         generator: torch.Generator | None = None,
     ) -> GuidanceOutput:
-        x0 = self.prior.encode_images(rgb.permute(0, 3, 1, 2), generator)
-        b = x0.shape[0]
-        t = self.config.timesteps.sample(step, b, self.prior.num_train_timesteps, generator).to(x0.device)
-        noise = torch.randn(x0.shape, generator=generator).to(x0)
-        conditions = text_conditions(prompt, cameras.azimuth, cameras.elevation, self.config.perp_neg)
-        text = prompt.plain.expand(b, -1, -1)
+        c = self.config
+        inp = draw_inputs(self.prior, c.timesteps, c.perp_neg, rgb, cameras, prompt, step, generator)
+        x0 = inp.x0.detach()
+        text = prompt.plain.expand(x0.shape[0], -1, -1)
         c2w = cameras.c2w.to(x0.device)
-        grad = self.gradient(x0.detach(), t, noise, conditions, text, c2w)
-        grad = clean_gradient(grad, self.config.grad_clip)
-        lora_loss = self.train_lora(x0.detach(), text, c2w, generator)
+        grad = clean_gradient(self.gradient(x0, inp.t, inp.noise, inp.conditions, text, c2w), c.grad_clip)
+        lora_loss = self.train_lora(x0, text, c2w, generator)
         return GuidanceOutput(
-            loss=surrogate_loss(x0, grad), timesteps=t, grad_norm=float(grad.norm()), stats={"lora_loss": lora_loss}
+            loss=surrogate_loss(inp.x0, grad), timesteps=inp.t, grad_norm=float(grad.norm()),
+            stats={"lora_loss": lora_loss},
         )
 
 
