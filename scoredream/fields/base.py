@@ -29,15 +29,30 @@ def blob_density(points: Float[Tensor, "N 3"], strength: float, radius: float) -
     return strength * (1 - points.norm(dim=-1) / radius)
 
 
+@dataclass
+class FieldExtentConfig:
+    """What every architecture's config shares: the cube the field covers and the density blob it starts from."""
+
+    bound: float = 1.0
+    """the field covers [-bound, bound]^3"""
+    blob_strength: float = 10.0
+    """Magic3D density blob at initialisation: strength * (1 - r / blob_radius)"""
+    blob_radius: float = 0.5
+    """radius of the initial density blob"""
+
+
 class Field(nn.Module):
-    """Base class: subclasses implement `encode` (points -> 16 features) and set `bound` (scene half-extent)."""
+    """Base class: subclasses implement `encode` (points -> 16 features); `extent` sets the scene's half-extent
+    and the initial density blob (none by default)."""
 
     bound: float = 1.0
     blob_strength: float = 0.0
     blob_radius: float = 0.5
 
-    def __init__(self) -> None:
+    def __init__(self, extent: FieldExtentConfig | None = None) -> None:
         super().__init__()
+        if extent is not None:
+            self.bound, self.blob_strength, self.blob_radius = extent.bound, extent.blob_strength, extent.blob_radius
         self.color_head = nn.Sequential(nn.Linear(FEATURE_DIM - 1, 32), nn.ReLU(), nn.Linear(32, 3))
 
     def encode(self, points: Float[Tensor, "N 3"]) -> Float[Tensor, "N 16"]:

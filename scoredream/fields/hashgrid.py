@@ -8,12 +8,12 @@ from typing import Literal
 from jaxtyping import Float
 from torch import Tensor, nn
 
-from scoredream.fields.base import FEATURE_DIM, Field
+from scoredream.fields.base import FEATURE_DIM, Field, FieldExtentConfig
 from scoredream.fields.grid_encoding import TcnnGridEncoding, TorchGridEncoding, tcnn_available
 
 
 @dataclass
-class HashGridConfig:
+class HashGridConfig(FieldExtentConfig):
     """Defaults are sized for CPU renders of 32-64 px (scripts/bench_speed.py): on a CPU every step pays for the
     whole table (gradient zeroing, Adam), so 1.4M parameters train ~3x faster per step than threestudio's
     reference field (16 levels x 2, table 2^19, max resolution 4096), which GPU users can restore with flags."""
@@ -32,12 +32,6 @@ class HashGridConfig:
     """levels up to this resolution are dense grids (fast on a CPU); only finer ones are hashed (torch path)"""
     hidden_dim: int = 64
     """width of the MLP after the encoding"""
-    bound: float = 1.0
-    """the field covers [-bound, bound]^3"""
-    blob_strength: float = 10.0
-    """Magic3D density blob at initialisation: strength * (1 - r / blob_radius)"""
-    blob_radius: float = 0.5
-    """radius of the initial density blob"""
     backend: Literal["auto", "torch", "tcnn"] = "auto"
     """tcnn: tiny-cuda-nn kernels (CUDA only, optional install); auto: tcnn when importable on CUDA"""
 
@@ -47,9 +41,8 @@ class HashGridConfig:
 
 class HashGridField(Field):
     def __init__(self, config: HashGridConfig) -> None:
-        super().__init__()
+        super().__init__(config)
         self.config = config
-        self.bound, self.blob_strength, self.blob_radius = config.bound, config.blob_strength, config.blob_radius
         use_tcnn = config.backend == "tcnn" or (config.backend == "auto" and tcnn_available())
         if use_tcnn:
             self.encoding: nn.Module = TcnnGridEncoding(

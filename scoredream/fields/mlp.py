@@ -13,11 +13,11 @@ import torch
 from jaxtyping import Float
 from torch import Tensor, nn
 
-from scoredream.fields.base import FEATURE_DIM, Field
+from scoredream.fields.base import FEATURE_DIM, Field, FieldExtentConfig
 
 
 @dataclass
-class MLPConfig:
+class MLPConfig(FieldExtentConfig):
     """CPU defaults; the reference NeRF/PVD size is `--mlp.frequencies 10 --mlp.depth 8 --mlp.width 256
     --mlp.skip 4` (nerf-pytorch's skips=[4])."""
 
@@ -29,12 +29,6 @@ class MLPConfig:
     """hidden layer width"""
     skip: int = 2
     """the encoded input is concatenated to the output of this hidden layer (0-based; -1: no skip)"""
-    bound: float = 1.0
-    """the field covers [-bound, bound]^3"""
-    blob_strength: float = 10.0
-    """Magic3D density blob at initialisation: strength * (1 - r / blob_radius)"""
-    blob_radius: float = 0.5
-    """radius of the initial density blob"""
 
     def setup(self) -> MLPField:
         return MLPField(self)
@@ -48,9 +42,8 @@ def positional_encoding(x: Float[Tensor, "N 3"], frequencies: int) -> Float[Tens
 
 class MLPField(Field):
     def __init__(self, config: MLPConfig) -> None:
-        super().__init__()
+        super().__init__(config)
         self.config = config
-        self.bound, self.blob_strength, self.blob_radius = config.bound, config.blob_strength, config.blob_radius
         in_dim = 3 + 6 * config.frequencies
         layers, dim = [], in_dim
         for i in range(config.depth):

@@ -15,11 +15,11 @@ import torch.nn.functional as F
 from jaxtyping import Float
 from torch import Tensor, nn
 
-from scoredream.fields.base import FEATURE_DIM, Field
+from scoredream.fields.base import FEATURE_DIM, Field, FieldExtentConfig
 
 
 @dataclass
-class TensoRFConfig:
+class TensoRFConfig(FieldExtentConfig):
     """CPU defaults; the reference PVD size is `--tensorf.resolution 300 --tensorf.density-rank 16
     --tensorf.appearance-rank 48` (basis 144 -> 15)."""
 
@@ -31,12 +31,6 @@ class TensoRFConfig:
     """appearance components per plane/line pair (the basis matrix maps 3 x rank to 15 features)"""
     init_scale: float = 0.1
     """std of the initial plane and line values (TensoRF's default)"""
-    bound: float = 1.0
-    """the field covers [-bound, bound]^3"""
-    blob_strength: float = 10.0
-    """Magic3D density blob at initialisation: strength * (1 - r / blob_radius)"""
-    blob_radius: float = 0.5
-    """radius of the initial density blob"""
 
     def setup(self) -> TensoRFField:
         return TensoRFField(self)
@@ -44,9 +38,8 @@ class TensoRFConfig:
 
 class TensoRFField(Field):
     def __init__(self, config: TensoRFConfig) -> None:
-        super().__init__()
+        super().__init__(config)
         self.config = config
-        self.bound, self.blob_strength, self.blob_radius = config.bound, config.blob_strength, config.blob_radius
         r, channels = config.resolution, config.density_rank + config.appearance_rank
         self.planes = nn.Parameter(config.init_scale * torch.randn(3, channels, r, r))
         self.lines = nn.Parameter(config.init_scale * torch.randn(3, channels, r, 1))

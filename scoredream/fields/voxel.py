@@ -13,11 +13,11 @@ import torch.nn.functional as F
 from jaxtyping import Float
 from torch import Tensor, nn
 
-from scoredream.fields.base import FEATURE_DIM, Field, density_activation
+from scoredream.fields.base import FEATURE_DIM, Field, FieldExtentConfig, density_activation
 
 
 @dataclass
-class VoxelConfig:
+class VoxelConfig(FieldExtentConfig):
     """CPU default 48^3 (1.8M numbers); the reference PVD size (Plenoxels) is `--voxel.resolution 128`."""
 
     resolution: int = 48
@@ -29,12 +29,6 @@ class VoxelConfig:
     value_scale: float = 10.0
     """features are stored divided by this, so each Adam step (about lr) moves them this much faster: a voxel has
     no MLP to amplify its updates (DVGO trains its grids at lr 0.1 where MLPs use 1e-3)"""
-    bound: float = 1.0
-    """the field covers [-bound, bound]^3"""
-    blob_strength: float = 10.0
-    """Magic3D density blob at initialisation: strength * (1 - r / blob_radius)"""
-    blob_radius: float = 0.5
-    """radius of the initial density blob"""
 
     def setup(self) -> VoxelField:
         return VoxelField(self)
@@ -46,9 +40,8 @@ EMPTY_RAW_DENSITY = -30.0
 
 class VoxelField(Field):
     def __init__(self, config: VoxelConfig) -> None:
-        super().__init__()
+        super().__init__(config)
         self.config = config
-        self.bound, self.blob_strength, self.blob_radius = config.bound, config.blob_strength, config.blob_radius
         r = config.resolution
         self.grid = nn.Parameter(torch.empty(1, FEATURE_DIM, r, r, r).uniform_(-config.init_scale, config.init_scale))
         if config.sparse:
