@@ -20,13 +20,12 @@ from pathlib import Path
 from typing import get_args
 
 import torch
-from bench_sds import PROMPTS
 
 from scoredream.render.background import BackgroundConfig
 from scoredream.render.volume import RenderConfig, render
 from scoredream.train import GenerateConfig, generate, load_checkpoint
 from scoredream.train.config import MethodKind
-from scoredream.world.evaluate import FieldScore, evaluation_cameras, score_field
+from scoredream.world.evaluate import BENCHMARK_PROMPTS, TABLE_HEADER, FieldScore, evaluation_cameras, score_field
 from scoredream.world.judge import load_judge
 
 
@@ -47,6 +46,8 @@ def run_one(method: str, prompt: str, seed: int, args: argparse.Namespace, judge
     cfg.train.preview_every, cfg.train.checkpoint_every = 0, 0
     if args.steps:
         cfg.train.steps = args.steps
+    if getattr(args, "guidance_scale", None) is not None:
+        cfg.guidance_config().guidance_scale = args.guidance_scale
     ckpt_path, timing = cfg.run_dir() / "checkpoints" / "last.safetensors", cfg.run_dir() / "bench_seconds.txt"
     if ckpt_path.exists() and load_checkpoint(ckpt_path).step == cfg.train.steps:  # a finished run: score it again
         seconds = float(timing.read_text()) if timing.exists() else float("nan")
@@ -75,8 +76,9 @@ def diversity(runs: list[Run]) -> float:
 def table(runs: list[Run], methods: list[str]) -> str:
     mean = lambda xs: sum(xs) / len(xs)  # noqa: E731
     lines = [
-        "| method | judge acc. | shape acc. | colour acc. | 3D IoU | colour error | diversity | ms/step | runs |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| method | judge acc. | shape acc. | colour acc. | 3D IoU | IoU (density > 10) | colour error | diversity "
+        "| ms/step | runs |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for m in methods:
         rs = [r for r in runs if r.method == m]
@@ -84,27 +86,25 @@ def table(runs: list[Run], methods: list[str]) -> str:
         lines.append(
             f"| {m} | {mean([x.judge_accuracy for x in s]):.2f} | {mean([x.shape_accuracy for x in s]):.2f} "
             f"| {mean([x.colour_accuracy for x in s]):.2f} | {mean([x.iou for x in s]):.3f} "
+            f"| {mean([x.iou_density10 for x in s]):.3f} "
             f"| {mean([x.colour_error for x in s]):.3f} | {diversity(rs):.3f} "
             f"| {mean([r.ms_per_step for r in rs if r.ms_per_step == r.ms_per_step] or [float('nan')]):.0f} "
             f"| {len(rs)} |"
         )
-    lines += ["", "| method | prompt | seed | judge acc. | 3D IoU | colour error | ms/step |", "|---" * 7 + "|"]
-    lines += [
-        f"| {r.method} | {r.prompt} | {r.seed} | {r.score.judge_accuracy:.2f} | {r.score.iou:.3f} "
-        f"| {r.score.colour_error:.3f} | {r.ms_per_step:.0f} |"
-        for r in runs
-    ]
+    lines += ["", "| method | seed | ms/step " + TABLE_HEADER.replace("|---|", "|---|---|---|---|", 1)]
+    lines += [f"| {r.method} | {r.seed} | {r.ms_per_step:.0f} {r.score.row()}" for r in runs]
     return "\n".join(lines) + "\n"
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--methods", nargs="+", default=list(get_args(MethodKind)), choices=get_args(MethodKind))
-    p.add_argument("--prompts", nargs="+", default=PROMPTS)
+    p.add_argument("--prompts", nargs="+", default=BENCHMARK_PROMPTS)
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
     p.add_argument("--steps", type=int, default=None, help="override train.steps (default: the config's)")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--prior", default="embedded", help="prior model (default: the embedded prior)")
+    p.add_argument("--guidance-scale", type=float, default=None, help="override every method's CFG scale")
     p.add_argument("--out", type=Path, default=Path("outputs/bench_methods"))
     args = p.parse_args()
     torch.set_num_threads(args.threads)

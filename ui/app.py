@@ -31,8 +31,9 @@ def source_picker() -> tuple[gr.Dropdown, gr.File]:
     return run, upload
 
 
-def default_guidance(method: str) -> float:
-    return float(getattr(getattr(GenerateConfig(), method), "guidance_scale", 7.5))
+def default_guidance(method: str) -> float | None:
+    """The config's scale; None (an empty box) lets the prior's recommendation or the method's reference apply."""
+    return getattr(getattr(GenerateConfig(), method), "guidance_scale", None)
 
 
 def build_app(outputs: Path, defaults: dict[str, Any] | None = None) -> gr.Blocks:
@@ -58,7 +59,9 @@ def build_app(outputs: Path, defaults: dict[str, Any] | None = None) -> gr.Block
                             field = gr.Dropdown(fields, value=fields[0], label="Field architecture")
                         with gr.Row():
                             steps = gr.Number(d["steps"], label="Steps", precision=0, minimum=1, elem_id="steps")
-                            scale = gr.Number(default_guidance(methods[0]), label="Guidance scale")
+                            scale = gr.Number(
+                                default_guidance(methods[0]), label="Guidance scale (empty: the prior's choice)"
+                            )
                             seed = gr.Number(d["seed"], label="Seed", precision=0)
                             resolution = gr.Number(d["resolution"], label="Render resolution (px)", precision=0)
                         with gr.Accordion("Advanced", open=False):

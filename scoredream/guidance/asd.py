@@ -40,8 +40,9 @@ class ASDConfig:
     t range annealed min 0.5 -> 0.02 and max 0.98 -> 0.5 over the run (set timesteps.end_step to train.steps).
     Cost per step: one UNet call on a batch of 3B (5B with Perp-Neg)."""
 
-    guidance_scale: float = 7.5
-    """classifier-free guidance scale of the eps_cfg(x_t, t) branch"""
+    guidance_scale: float | None = None
+    """classifier-free guidance scale of the eps_cfg(x_t, t) branch;
+    unset: the prior's recommendation (its scoredream_guidance.json), else 7.5 (ScaleDreamer)"""
     weighting: Weighting = "sds"
     """w(t): sds = 1 - alpha_bar, uniform = 1, fantasia = sqrt(alpha_bar) (1 - alpha_bar)"""
     timesteps: TimestepSchedule = field(default_factory=_reference_timesteps)
@@ -67,6 +68,7 @@ class ASDGuidance(StatelessGuidance):
             raise ConfigError("asd.delta_ratio must be >= 0")
         self.config = config
         self.prior = prior
+        self.guidance_scale = prior.guidance_scale("asd", config.guidance_scale, 7.5)
 
     def later_timesteps(
         self, t: Int[Tensor, " B"], step: int, generator: torch.Generator | None
@@ -92,7 +94,7 @@ class ASDGuidance(StatelessGuidance):
             torch.cat([conditions.embeddings(), conditions.cond]),
         )
         b = x0.shape[0]
-        eps_cfg = conditions.combine(eps[: n * b], self.config.guidance_scale)
+        eps_cfg = conditions.combine(eps[: n * b], self.guidance_scale)
         w = sds_weight(t, self.prior.alphas_cumprod, self.config.weighting).view(-1, 1, 1, 1)
         return w * (eps_cfg - eps[n * b :])
 

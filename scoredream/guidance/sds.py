@@ -29,8 +29,9 @@ class SDSConfig:
     """Reference setting (threestudio DreamFusion): CFG 100, w(t) = 1 - alpha_bar, t in [0.02, 0.98].
     Cost per step: one UNet call on a batch of 2B (conditional + unconditional); 4B with Perp-Neg."""
 
-    guidance_scale: float = 100.0
-    """classifier-free guidance scale s in eps_u + s (eps_c - eps_u)"""
+    guidance_scale: float | None = None
+    """classifier-free guidance scale s in eps_u + s (eps_c - eps_u);
+    unset: the prior's recommendation (its scoredream_guidance.json), else 100 (DreamFusion)"""
     weighting: Weighting = "sds"
     """w(t): sds = 1 - alpha_bar, uniform = 1, fantasia = sqrt(alpha_bar) (1 - alpha_bar)"""
     timesteps: TimestepSchedule = field(default_factory=TimestepSchedule)
@@ -59,11 +60,12 @@ class SDSGuidance(StatelessGuidance):
     def __init__(self, config: SDSConfig, prior: DiffusionPrior) -> None:
         self.config = config
         self.prior = prior
+        self.guidance_scale = prior.guidance_scale("sds", config.guidance_scale, 100.0)
 
     @torch.no_grad()
     def gradient(self, x0: Tensor, t: Tensor, noise: Tensor, conditions: TextConditions) -> Tensor:
         x_t = self.prior.add_noise(x0, noise, t)
-        eps = cfg_noise(self.prior, x_t, t, conditions, self.config.guidance_scale)
+        eps = cfg_noise(self.prior, x_t, t, conditions, self.guidance_scale)
         w = sds_weight(t, self.prior.alphas_cumprod, self.config.weighting).view(-1, 1, 1, 1)
         return w * (eps - noise)
 

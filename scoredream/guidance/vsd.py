@@ -45,8 +45,9 @@ class VSDConfig:
     Cost per step: pretrained UNet call on 2B (4B with Perp-Neg), LoRA UNet call on B (2B if
     lora_guidance_scale != 1), one LoRA training forward + backward on B."""
 
-    guidance_scale: float = 7.5
-    """CFG scale of the pretrained branch"""
+    guidance_scale: float | None = None
+    """CFG scale of the pretrained branch;
+    unset: the prior's recommendation (its scoredream_guidance.json), else 7.5 (ProlificDreamer)"""
     lora_guidance_scale: float = 1.0
     """CFG scale of the LoRA branch over the camera (1: conditional camera only, one call of B)"""
     weighting: Weighting = "sds"
@@ -80,6 +81,7 @@ class VSDGuidance:
             raise ConfigError("vsd.particles and vsd.lora_rank must be >= 1 and vsd.camera_dropout in [0, 1]")
         self.config = config
         self.prior = prior
+        self.guidance_scale = prior.guidance_scale("vsd", config.guidance_scale, 7.5)
         device = prior.alphas_cumprod.device
         if config.lora_base:
             if config.share_unet:
@@ -135,7 +137,7 @@ class VSDGuidance:
         self, x0: Tensor, t: Tensor, noise: Tensor, conditions: TextConditions, text: Tensor, c2w: Tensor
     ) -> Float[Tensor, "B C h w"]:
         x_t = self.prior.add_noise(x0, noise, t)
-        eps_pretrained = cfg_noise(self.prior, x_t, t, conditions, self.config.guidance_scale)
+        eps_pretrained = cfg_noise(self.prior, x_t, t, conditions, self.guidance_scale)
         eps_lora = self.lora_noise(x_t, t, text, c2w)
         w = sds_weight(t, self.prior.alphas_cumprod, self.config.weighting).view(-1, 1, 1, 1)
         return w * (eps_pretrained - eps_lora)

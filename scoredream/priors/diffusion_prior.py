@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal
 
 import torch
@@ -11,7 +13,7 @@ from diffusers import DDPMScheduler
 from jaxtyping import Float
 from torch import Tensor, nn
 
-from scoredream.priors.loading import load_components, resolve_model_folder
+from scoredream.priors.loading import PriorLoadError, load_components, resolve_model_folder
 
 DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 
@@ -34,8 +36,26 @@ class PriorConfig:
 
     def setup(self, device: torch.device | str = "cpu") -> DiffusionPrior:
         folder = resolve_model_folder(self.model, self.revision, self.local_files_only)
-        prior = DiffusionPrior(**load_components(folder, DTYPES[self.dtype]), source=self.model)  # type: ignore[arg-type]
+        components = load_components(folder, DTYPES[self.dtype])
+        guidance = read_guidance_defaults(folder)
+        prior = DiffusionPrior(**components, source=self.model, guidance_defaults=guidance)  # type: ignore[arg-type]
         return prior.to(device)
+
+
+GUIDANCE_DEFAULTS_FILE = "scoredream_guidance.json"
+"""Optional file in a prior's folder: {"sds": 7.5} gives the CFG scale a method uses when its config leaves it
+unset. A prior trained by us knows which scale suits it; hub models fall back to each method's reference."""
+
+
+def read_guidance_defaults(folder: Path) -> dict[str, float]:
+    path = folder / GUIDANCE_DEFAULTS_FILE
+    if not path.exists():
+        return {}
+    try:
+        data = json.loads(path.read_text())
+        return {str(k): float(v) for k, v in data.items()}
+    except (ValueError, TypeError, AttributeError) as e:
+        raise PriorLoadError(f"{path} is not a JSON object of method -> guidance scale: {e}") from e
 
 
 class DiffusionPrior(nn.Module):
@@ -47,6 +67,7 @@ class DiffusionPrior(nn.Module):
         scheduler: Any,
         vae: nn.Module | None = None,
         source: str = "",
+        guidance_defaults: dict[str, float] | None = None,
     ) -> None:
         super().__init__()
         self.unet, self.text_encoder, self.vae = unet, text_encoder, vae
@@ -54,11 +75,18 @@ class DiffusionPrior(nn.Module):
         # Training-time noise schedule only; DDPM's add_noise matches every epsilon/v model's forward process.
         self.scheduler = DDPMScheduler.from_config(scheduler.config)
         self.source = source
+        self.guidance_defaults = dict(guidance_defaults or {})
         for module in (unet, text_encoder, vae):
             if module is not None:
                 module.requires_grad_(False).eval()
         self.register_buffer("alphas_cumprod", self.scheduler.alphas_cumprod.clone().float(), persistent=False)
         self._text_cache: dict[str, Tensor] = {}
+
+    def guidance_scale(self, method: str, configured: float | None, reference: float) -> float:
+        """The CFG scale a method uses: its config's if set, else this prior's recommendation, else the reference."""
+        if configured is not None:
+            return configured
+        return self.guidance_defaults.get(method, reference)
 
     @property
     def num_train_timesteps(self) -> int:

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 from jaxtyping import Bool, Float
 from torch import Tensor
 
+from scoredream.export.extract import Grid, auto_threshold, sample_grid
 from scoredream.fields import Field
 from scoredream.priors.prompts import view_index
 from scoredream.render.background import BackgroundConfig
@@ -17,7 +19,9 @@ from scoredream.render.volume import RenderConfig, render
 from scoredream.world.judge import Judge
 from scoredream.world.render import render_world
 from scoredream.world.shapes import COLOUR_NAMES, SHAPE_NAMES, SIDES, parse_prompt
-from scoredream.world.truth import grid_points, occupancy
+from scoredream.world.truth import occupancy
+
+BENCHMARK_PROMPTS = ["a red cube", "a blue sphere", "a green cylinder", "a yellow cone", "a purple torus", "a cyan mug"]
 
 
 @dataclass
@@ -26,7 +30,8 @@ class FieldScore:
     judge_accuracy: float  # views judged as the prompt's shape AND colour
     shape_accuracy: float
     colour_accuracy: float
-    iou: float
+    iou: float  # inside the surface a render sees (the mesh export's automatic threshold)
+    iou_density10: float  # inside the fixed level density > 10
     colour_error: float  # mean L2 distance (RGB in [0, 1]) of foreground colour to the true render's
     janus_rate: float | None  # mug only
 
@@ -34,13 +39,13 @@ class FieldScore:
         janus = "-" if self.janus_rate is None else f"{self.janus_rate:.2f}"
         return (
             f"| {self.prompt} | {self.judge_accuracy:.2f} | {self.shape_accuracy:.2f} | {self.colour_accuracy:.2f} "
-            f"| {self.iou:.3f} | {self.colour_error:.3f} | {janus} |"
+            f"| {self.iou:.3f} | {self.iou_density10:.3f} | {self.colour_error:.3f} | {janus} |"
         )
 
 
 TABLE_HEADER = (
-    "| prompt | judge acc. (shape & colour) | shape acc. | colour acc. | 3D IoU | colour error | Janus rate |\n"
-    "|---|---|---|---|---|---|---|"
+    "| prompt | judge acc. (shape & colour) | shape acc. | colour acc. | 3D IoU | IoU (density > 10) | colour error "
+    "| Janus rate |\n|---|---|---|---|---|---|---|---|"
 )
 
 
@@ -50,14 +55,23 @@ def evaluation_cameras(views: int = 8) -> Cameras:
 
 
 @torch.no_grad()
+def field_densities(field: Field, resolution: int = 64, bound: float = 1.0, chunk: int = 1 << 17) -> Grid:
+    """Density at the voxel centres of `grid_points` (zero outside the ball renders sample, as export does)."""
+    spacing = 2 * bound / resolution
+    lo = np.full(3, -bound + spacing / 2)
+    return sample_grid(field, lo, spacing, (resolution,) * 3, chunk)
+
+
 def field_occupancy(
-    field: Field, resolution: int = 64, bound: float = 1.0, threshold: float = 10.0, chunk: int = 1 << 17
+    field: Field, resolution: int = 64, bound: float = 1.0, threshold: float | None = None
 ) -> Bool[Tensor, "R R R"]:
-    """Voxels whose density exceeds `threshold` (a density of 10 makes a 1/32-thick layer ~27% opaque)."""
-    device = next(field.parameters()).device
-    pts = grid_points(resolution, bound).reshape(-1, 3)
-    dens = torch.cat([field.density(pts[i : i + chunk].to(device)).cpu() for i in range(0, len(pts), chunk)])
-    return (dens > threshold).reshape(resolution, resolution, resolution)
+    """Voxels inside the field's surface: density above `threshold`, by default the level where rays reach
+    opacity 0.5 (what a render shows, and where `scoredream export` puts the mesh)."""
+    grid = field_densities(field, resolution, bound)
+    level = threshold if threshold is not None else auto_threshold(grid)
+    if level is None:  # no ray turns opaque: nothing is inside
+        return torch.zeros((resolution,) * 3, dtype=torch.bool)
+    return torch.from_numpy(grid.values > level)
 
 
 def iou(a: Tensor, b: Tensor) -> float:
@@ -72,7 +86,7 @@ def foreground_colour(rgb: Float[Tensor, "B 3 H W"], alpha: Float[Tensor, "B 1 H
 
 @torch.no_grad()
 def score_field(
-    field: Field, prompt: str, judge: Judge, views: int = 8, resolution: int = 32, density_threshold: float = 10.0
+    field: Field, prompt: str, judge: Judge, views: int = 8, resolution: int = 32
 ) -> FieldScore:
     colour, shape = parse_prompt(prompt)
     cams = evaluation_cameras(views)
@@ -90,13 +104,14 @@ def score_field(
         expected = view_index(cams.azimuth, cams.elevation)
         janus = (pred.side != torch.tensor([SIDES.index(("front", "side", "back")[i]) for i in expected])).float()
         janus = janus.mean().item()
-    occ = field_occupancy(field, threshold=density_threshold)
+    truth = occupancy(shape, 64)
     return FieldScore(
         prompt=prompt,
         judge_accuracy=(shape_ok & colour_ok).float().mean().item(),
         shape_accuracy=shape_ok.float().mean().item(),
         colour_accuracy=colour_ok.float().mean().item(),
-        iou=iou(occ, occupancy(shape, occ.shape[0])),
+        iou=iou(field_occupancy(field), truth),
+        iou_density10=iou(field_occupancy(field, threshold=10.0), truth),
         colour_error=err.norm(dim=-1).mean().item(),
         janus_rate=janus,
     )

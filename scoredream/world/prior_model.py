@@ -14,6 +14,7 @@ from diffusers import DDPMScheduler, UNet2DConditionModel
 from tokenizers import Tokenizer, models, pre_tokenizers
 from transformers import CLIPTextConfig, CLIPTextModel, PreTrainedTokenizerFast
 
+from scoredream.priors.diffusion_prior import GUIDANCE_DEFAULTS_FILE
 from scoredream.priors.prompts import VIEWS
 from scoredream.world.shapes import COLOUR_NAMES, SHAPE_NAMES
 
@@ -81,13 +82,20 @@ def build_scheduler(config: PriorModelConfig) -> DDPMScheduler:
     )
 
 
+# Measured with scripts/bench_sds.py (README): on this small prior SDS at DreamFusion's CFG 100 saturates colours
+# and swells objects beyond their true size; 7.5 keeps both.
+EMBEDDED_GUIDANCE_DEFAULTS = {"sds": 7.5}
+
+
 def save_prior(
     folder: Path,
     unet: UNet2DConditionModel,
     text_encoder: CLIPTextModel,
     tokenizer: PreTrainedTokenizerFast,
     scheduler: DDPMScheduler,
+    guidance_defaults: dict[str, float] | None = None,
 ) -> None:
+    """diffusers folder layout, plus the CFG scales score distillation should default to with this prior."""
     folder.mkdir(parents=True, exist_ok=True)
     parts = {"unet": unet, "text_encoder": text_encoder, "tokenizer": tokenizer, "scheduler": scheduler}
     index: dict[str, object] = {
@@ -97,6 +105,8 @@ def save_prior(
         part.save_pretrained(folder / name)
         index[name] = [type(part).__module__.split(".")[0], type(part).__name__]
     (folder / "model_index.json").write_text(json.dumps(index, indent=2) + "\n")
+    defaults = EMBEDDED_GUIDANCE_DEFAULTS if guidance_defaults is None else guidance_defaults
+    (folder / GUIDANCE_DEFAULTS_FILE).write_text(json.dumps(defaults, indent=2) + "\n")
 
 
 def _version(package: str) -> str:

@@ -2,7 +2,10 @@ import pytest
 import torch
 from tiny_models import save_prior_folder, tiny_prior
 
+from scoredream.guidance import ASDConfig, SDSConfig
 from scoredream.priors import PriorConfig, PriorLoadError, PromptEmbeddings, PromptError, view_index
+from scoredream.priors.diffusion_prior import GUIDANCE_DEFAULTS_FILE
+from scoredream.world.prior_model import EMBEDDED_GUIDANCE_DEFAULTS
 
 
 @pytest.mark.parametrize("latent", [False, True])
@@ -64,3 +67,23 @@ def test_view_dependent_embeddings_follow_the_camera(pixel_prior):
     cond, uncond = emb.for_cameras(az, el)
     assert torch.equal(cond[1], cond[3]) and not torch.equal(cond[0], cond[2])
     assert emb.texts[2] == "a red cube, back view" and uncond.shape == cond.shape
+
+
+def test_guidance_scale_comes_from_config_then_prior_folder_then_reference(tmp_path, pixel_prior):
+    save_prior_folder(pixel_prior, tmp_path)
+    prior = PriorConfig(model=str(tmp_path)).setup()
+    assert SDSConfig().setup(prior).guidance_scale == 100.0  # no recommendation: DreamFusion's reference
+    assert ASDConfig().setup(prior).guidance_scale == 7.5
+    (tmp_path / GUIDANCE_DEFAULTS_FILE).write_text('{"sds": 12.5}')
+    prior = PriorConfig(model=str(tmp_path)).setup()
+    assert SDSConfig().setup(prior).guidance_scale == 12.5
+    assert SDSConfig(guidance_scale=3.0).setup(prior).guidance_scale == 3.0
+    assert ASDConfig().setup(prior).guidance_scale == 7.5  # the file says nothing about ASD
+    (tmp_path / GUIDANCE_DEFAULTS_FILE).write_text('["not", "a", "mapping"]')
+    with pytest.raises(PriorLoadError, match=GUIDANCE_DEFAULTS_FILE):
+        PriorConfig(model=str(tmp_path)).setup()
+
+
+def test_embedded_prior_recommends_its_sds_scale():
+    prior = PriorConfig().setup()
+    assert SDSConfig().setup(prior).guidance_scale == EMBEDDED_GUIDANCE_DEFAULTS["sds"]

@@ -30,3 +30,14 @@ def test_iou_of_shifted_grids():
     b = torch.zeros_like(a)
     b[1:3] = True
     assert iou(a, b) == 1 / 3 and iou(a, a) == 1.0
+
+
+def test_iou_follows_the_rendered_surface_not_a_density_level():
+    """A soft, low-density sphere (peak 8, never above the old fixed level of 10) still renders as a sphere: its
+    IoU is taken inside the surface where rays turn half opaque, as the mesh export places it."""
+    soft = WorldField("sphere", "blue", density=8.0, sharpness=0.02)
+    truth = occupancy("sphere")
+    assert iou(field_occupancy(soft), truth) > 0.85
+    assert iou(field_occupancy(soft, threshold=10.0), truth) == 0.0
+    empty = WorldField("sphere", "blue", density=1e-3)
+    assert not field_occupancy(empty).any()
