@@ -111,14 +111,20 @@ def accuracy(args: BenchArgs) -> list[dict]:
 
 
 def timing(args: BenchArgs) -> list[dict]:
-    field = WorldField(args.timing_shape, DEFAULT_COLOUR[args.timing_shape])
+    """Export time by resolution: of the first --checkpoints run, or of --timing-shape's ground-truth field."""
+    if args.checkpoints:
+        label, shape, field = load_fields(dataclasses.replace(args, checkpoints=args.checkpoints[:1]))[0]
+    else:
+        shape, field = args.timing_shape, WorldField(args.timing_shape, DEFAULT_COLOUR[args.timing_shape])
+        label = f"{shape} (ground-truth field)"
+    print(f"timing: {label}")
     rows = []
     for resolution in args.resolutions:
         config = ExportConfig(resolution=resolution)
         start = time.perf_counter()
         result = export_mesh(field, args.out / f"timing-{resolution}.glb", config)
         total = time.perf_counter() - start
-        metrics = mesh_metrics(world_points(result.mesh.vertices, config), result.mesh.faces, args.timing_shape)
+        metrics = mesh_metrics(world_points(result.mesh.vertices, config), result.mesh.faces, shape)
         rows.append({"resolution": resolution, "grid": result.grid_shape, "total": total, **result.seconds,
                      **metrics})
         s = result.seconds

@@ -3,8 +3,10 @@ MLP-from-scratch (PSNR vs wall-clock seconds).
 
     .venv/bin/python scripts/bench_pvd.py [--part all|table|curve] [--scenes "a red cube" "a blue mug"]
 
-Teachers: each architecture is fitted to exact renders of a world scene (scoredream.world, sphere-traced SDFs on
-white), 60 random views at 32 px. Students are scored against the teacher's own renders of 8 held-out orbit views
+Teachers (--teachers): `generate` (default) makes each scene in each architecture by text-to-3D on the embedded
+prior (`scoredream generate PROMPT --field KIND`, default settings; runs kept under OUT/teachers and reused);
+`world` fits each architecture to exact renders of the world scene (sphere-traced SDFs on white), 60 random views
+at 32 px. Students are scored against the teacher's own renders of 8 held-out orbit views
 (elevation 20 deg, never a training or virtual view). One thread (torch.set_num_threads(1)). Writes
 results.json, curve.csv and curve.png under --out and prints markdown tables.
 """
@@ -28,6 +30,7 @@ from scoredream.fields import Field, HashGridConfig, MLPConfig, TensoRFConfig, V
 from scoredream.render.background import BackgroundConfig
 from scoredream.render.cameras import CameraSamplerConfig, orbit_cameras
 from scoredream.render.volume import RenderConfig
+from scoredream.train import GenerateConfig, generate, load_checkpoint
 from scoredream.world.render import WorldRenderConfig, render_world
 from scoredream.world.shapes import parse_prompt
 
@@ -38,6 +41,7 @@ KINDS = ("hashgrid", "mlp", "tensorf", "voxel")
 class BenchArgs:
     part: Literal["all", "table", "curve"] = "all"
     scenes: tuple[str, ...] = ("a red cube", "a blue mug")
+    teachers: Literal["generate", "world"] = "generate"
     out: Path = Path("outputs/bench_pvd")
     threads: int = 1
     resolution: int = 32
@@ -74,6 +78,17 @@ def params(f: Field) -> int:
     return sum(p.numel() for p in f.parameters())
 
 
+def generated_teacher(args: BenchArgs, scene: str, kind: str) -> Field:
+    """`scene` made by text-to-3D in architecture `kind` on the embedded prior (the run is reused if finished)."""
+    cfg = GenerateConfig(prompt=scene, field=kind, output_dir=args.out / "teachers")  # type: ignore[arg-type]
+    cfg.run_name = f"{cfg.run_dir().name}-{kind}"
+    cfg.train.seed, cfg.video.enabled, cfg.export.enabled, cfg.train.preview_every = args.seed, False, False, 0
+    path = cfg.run_dir() / "checkpoints" / "last.safetensors"
+    if not (path.exists() and load_checkpoint(path).step == cfg.train.steps):
+        generate(cfg, progress=False)
+    return load_checkpoint(path).build_field()
+
+
 def fit_teachers(args: BenchArgs, scene: str, render: RenderConfig, test,
                  kinds: tuple[str, ...] = KINDS) -> tuple[dict[str, Field], dict]:
     colour, shape = parse_prompt(scene)
@@ -85,14 +100,18 @@ def fit_teachers(args: BenchArgs, scene: str, render: RenderConfig, test,
     truth = render_world(shape, colour, test, world, solid)[0].permute(0, 2, 3, 1)
     teachers, info = {}, {}
     for kind in kinds:
-        f = build(args, kind)
         t0 = time.perf_counter()
-        fit_images(f, cams, images, torch.ones(3), FitConfig(steps=args.teacher_steps, rays_per_step=512,
-                                                               seed=args.seed), render, progress=False)
+        if args.teachers == "generate":
+            f = generated_teacher(args, scene, kind)
+        else:
+            f = build(args, kind)
+            fit_images(f, cams, images, torch.ones(3), FitConfig(steps=args.teacher_steps, rays_per_step=512,
+                                                                   seed=args.seed), render, progress=False)
         p, s = compare(f, truth, test, render)
         info[kind] = {"psnr_vs_world": p, "ssim_vs_world": s, "seconds": time.perf_counter() - t0,
                       "params": params(f)}
-        print(f"  teacher {kind:8s} vs world renders: {p:.2f} dB, SSIM {s:.3f} ({info[kind]['seconds']:.0f} s)")
+        seconds = info[kind]["seconds"]
+        print(f"  teacher {kind:8s} ({args.teachers}) vs world renders: {p:.2f} dB, SSIM {s:.3f} ({seconds:.0f} s)")
         teachers[kind] = f
     return teachers, info
 

@@ -1,6 +1,7 @@
-"""Speed of one SDS training step on this machine, with its breakdown, and our hash grid against nerfstudio's.
+"""Speed of one SDS training step on this machine, with its breakdown; the whole training step of each method
+(SDS, VSD, ASD) as `generate` runs it with default settings; and our hash grid against nerfstudio's.
 
-    .venv/bin/python scripts/bench_speed.py [--prior embedded] [--device cpu] [--steps 10]
+    .venv/bin/python scripts/bench_speed.py [--prior embedded] [--device cpu] [--steps 10] [--method-steps 40]
 
 The nerfstudio comparison needs `pip install --no-deps nerfstudio==1.1.5 && pip install viser rich` (skipped
 otherwise). Prints markdown tables; the README quotes them with the machine that produced them.
@@ -9,8 +10,10 @@ otherwise). Prints markdown tables; the README quotes them with the machine that
 from __future__ import annotations
 
 import argparse
+import tempfile
 import time
 from collections import defaultdict
+from pathlib import Path
 
 import torch
 
@@ -22,6 +25,7 @@ from scoredream.render.background import BackgroundConfig
 from scoredream.render.cameras import CameraSamplerConfig
 from scoredream.render.rays import camera_rays
 from scoredream.render.volume import RenderConfig, composite, sample_along_rays, sphere_interval
+from scoredream.train import GenerateConfig, generate
 
 
 def sync(device: torch.device) -> None:
@@ -81,6 +85,18 @@ def step_breakdown(prior, resolution: int, steps: int, device: torch.device, sam
     return ms
 
 
+def method_step_ms(method: str, prior, steps: int, device: torch.device) -> float:
+    """Mean wall time of a default `generate` step of `method`, from step 10 on (setup and warm-up excluded)."""
+    stamps: list[float] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        cfg = GenerateConfig(prompt="a red cube", method=method, output_dir=Path(tmp))  # type: ignore[arg-type]
+        cfg.train.steps, cfg.train.device = steps + 10, str(device)
+        cfg.train.preview_every = cfg.train.checkpoint_every = 0
+        cfg.video.enabled = cfg.export.enabled = False
+        generate(cfg, prior=prior, progress=False, on_step=lambda info: stamps.append(time.perf_counter()))
+    return 1000 * (stamps[-1] - stamps[9]) / (len(stamps) - 10)
+
+
 def encoding_comparison(device: torch.device, n: int = 262_144, repeats: int = 3) -> list[tuple[str, float, float]]:
     x = torch.rand(n, 3, device=device) * 2 - 1
     rows = []
@@ -126,7 +142,11 @@ def main() -> None:
     p.add_argument("--steps", type=int, default=10)
     p.add_argument("--samples", type=int, default=RenderConfig.num_samples)
     p.add_argument("--resolutions", type=int, nargs="+", default=[32, 64])
+    p.add_argument("--method-steps", type=int, default=40, help="timed generate steps per method (0: skip)")
+    p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
     args = p.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     device = torch.device(args.device)
     print(f"device: {device}, torch threads: {torch.get_num_threads()}, samples/ray: {args.samples}\n")
     prior = PriorConfig(model=args.prior).setup(device)
@@ -136,6 +156,10 @@ def main() -> None:
     print("|---|" + "---|" * len(results))
     for k in keys:
         print(f"| {k} | " + " | ".join(f"{results[r][k]:.1f}" for r in results) + " |")
+    if args.method_steps:
+        print("\n| method (default settings, 32x32, batch 1) | ms per training step |\n|---|---|")
+        for method in ("sds", "vsd", "asd"):
+            print(f"| {method.upper()} | {method_step_ms(method, prior, args.method_steps, device):.0f} |", flush=True)
     print("\n| encoding, 262,144 points | forward ms | backward ms |\n|---|---|---|")
     for name, f, b in encoding_comparison(device):
         print(f"| {name} | {f:.0f} | {b:.0f} |")

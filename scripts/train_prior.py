@@ -78,6 +78,12 @@ def main() -> None:
         print(f"rendering {args.data} ...")
         render_bank(args.views_per_shape, torch.Generator().manual_seed(args.seed)).save(args.data)
     bank = GeometryBank.load(args.data)
+    stale = bank.stale_shapes()
+    if stale:
+        raise SystemExit(
+            f"error: {args.data} was rendered from an older world ({', '.join(stale)} changed since); "
+            "delete it (or pass another --data) so it is rendered again"
+        )
 
     torch.manual_seed(args.seed)
     config = PriorModelConfig()

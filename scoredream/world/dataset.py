@@ -51,6 +51,24 @@ class GeometryBank:
         data = torch.load(path, weights_only=True)
         return cls(**{k: v.float() if k in ("shade", "alpha") else v for k, v in data.items()})
 
+    def stale_shapes(
+        self, views: int = 4, tolerance: float = 0.02, config: WorldRenderConfig | None = None
+    ) -> list[str]:
+        """Shapes whose stored renders no longer match the world's SDFs (a bank rendered before a shape changed).
+
+        Re-traces the first `views` stored cameras of each shape and compares silhouettes (mean |alpha| change).
+        """
+        stale = []
+        for index, name in enumerate(SHAPE_NAMES):
+            idx = (self.shape == index).nonzero()[:views, 0]
+            if len(idx) == 0:
+                continue
+            cams = make_cameras(self.azimuth[idx], self.elevation[idx], self.distance[idx], self.fovy[idx])
+            fresh = trace_shape(name, cams, config)
+            if (fresh.alpha - self.alpha[idx]).abs().mean() > tolerance:
+                stale.append(name)
+        return stale
+
 
 def render_bank(
     views_per_shape: int,

@@ -29,3 +29,13 @@ def test_batches_follow_the_trainer_distribution_and_caption_rules(tmp_path):
     assert abs(n_view / 2000 - 0.7) < 0.04 and abs(n_plain / 2000 - 0.2) < 0.04 and abs(n_empty / 2000 - 0.1) < 0.03
     white = (batch.images[:, :, 0, 0] == 1).all(-1).float().mean()  # corners show the background
     assert 0.4 < white < 0.65
+
+
+def test_a_bank_rendered_from_an_older_world_is_detected():
+    """Training on renders of a shape that has since changed (the squat cylinder of an earlier world) must not
+    pass silently: the bank re-traces a few of its views and names the shapes whose silhouettes moved."""
+    bank = render_bank(2, torch.Generator().manual_seed(0))
+    assert bank.stale_shapes() == []
+    cyl = bank.shape == SHAPE_NAMES.index("cylinder")
+    bank.alpha[cyl] = torch.nn.functional.max_pool2d(bank.alpha[cyl], 5, 1, 2)  # a fatter cylinder
+    assert bank.stale_shapes() == ["cylinder"]
