@@ -12,6 +12,8 @@ import gradio as gr
 from scoredream.convert import PVDConfig
 from scoredream.export import FORMATS
 from scoredream.fields import FieldKind
+from scoredream.guidance.base import REFERENCE_GUIDANCE_SCALE
+from scoredream.priors.diffusion_prior import guidance_defaults_of
 from scoredream.serialization import to_dict
 from scoredream.train import GenerateConfig
 from scoredream.train.config import MAX_PROMPT_CHARS, MethodKind
@@ -31,9 +33,12 @@ def source_picker() -> tuple[gr.Dropdown, gr.File]:
     return run, upload
 
 
-def default_guidance(method: str) -> float | None:
-    """The config's scale; None (an empty box) lets the prior's recommendation or the method's reference apply."""
-    return getattr(getattr(GenerateConfig(), method), "guidance_scale", None)
+def default_guidance(method: str, model: str = "embedded") -> float:
+    """What a run would use: the config's scale, else the prior's recommendation, else the method's reference."""
+    configured = getattr(getattr(GenerateConfig(), method), "guidance_scale", None)
+    if configured is not None:
+        return float(configured)
+    return guidance_defaults_of(model).get(method, REFERENCE_GUIDANCE_SCALE[method])
 
 
 def build_app(outputs: Path, defaults: dict[str, Any] | None = None) -> gr.Blocks:
@@ -59,9 +64,8 @@ def build_app(outputs: Path, defaults: dict[str, Any] | None = None) -> gr.Block
                             field = gr.Dropdown(fields, value=fields[0], label="Field architecture")
                         with gr.Row():
                             steps = gr.Number(d["steps"], label="Steps", precision=0, minimum=1, elem_id="steps")
-                            scale = gr.Number(
-                                default_guidance(methods[0]), label="Guidance scale (empty: the prior's choice)"
-                            )
+                            scale = gr.Number(default_guidance(methods[0], d["model"]), label="Guidance scale",
+                                              info="the prior's recommendation for the method, else the paper's")
                             seed = gr.Number(d["seed"], label="Seed", precision=0)
                             resolution = gr.Number(d["resolution"], label="Render resolution (px)", precision=0)
                         with gr.Accordion("Advanced", open=False):
@@ -165,7 +169,8 @@ def build_app(outputs: Path, defaults: dict[str, Any] | None = None) -> gr.Block
 
             return wrapped
 
-        method.change(default_guidance, method, scale, api_visibility="private")
+        method.change(default_guidance, [method, model], scale, api_visibility="private")
+        model.blur(default_guidance, [method, model], scale, api_visibility="private")
         form = [prompt, negative, model, method, field, steps, scale, seed, resolution, preview_every, device,
                 overrides]
         start.click(with_timer(h.start_generate), form, [job_id, status, timer], api_name="start_generate")

@@ -13,6 +13,7 @@ from jaxtyping import Float, Int
 from torch import Tensor
 
 from scoredream.guidance.base import (
+    REFERENCE_GUIDANCE_SCALE,
     GuidanceOutput,
     StatelessGuidance,
     TimestepSchedule,
@@ -68,7 +69,7 @@ class ASDGuidance(StatelessGuidance):
             raise ConfigError("asd.delta_ratio must be >= 0")
         self.config = config
         self.prior = prior
-        self.guidance_scale = prior.guidance_scale("asd", config.guidance_scale, 7.5)
+        self.guidance_scale = prior.guidance_scale("asd", config.guidance_scale, REFERENCE_GUIDANCE_SCALE["asd"])
 
     def later_timesteps(
         self, t: Int[Tensor, " B"], step: int, generator: torch.Generator | None

@@ -16,6 +16,9 @@ from scoredream.render.cameras import Cameras
 
 Weighting = Literal["sds", "uniform", "fantasia"]
 
+# CFG scales of the papers' reference settings: DreamFusion (SDS), ProlificDreamer (VSD), ScaleDreamer (ASD).
+REFERENCE_GUIDANCE_SCALE = {"sds": 100.0, "vsd": 7.5, "asd": 7.5}
+
 
 @dataclass
 class TimestepSchedule:

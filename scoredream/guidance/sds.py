@@ -9,6 +9,7 @@ from jaxtyping import Float
 from torch import Tensor
 
 from scoredream.guidance.base import (
+    REFERENCE_GUIDANCE_SCALE,
     GuidanceOutput,
     StatelessGuidance,
     TimestepSchedule,
@@ -60,7 +61,7 @@ class SDSGuidance(StatelessGuidance):
     def __init__(self, config: SDSConfig, prior: DiffusionPrior) -> None:
         self.config = config
         self.prior = prior
-        self.guidance_scale = prior.guidance_scale("sds", config.guidance_scale, 100.0)
+        self.guidance_scale = prior.guidance_scale("sds", config.guidance_scale, REFERENCE_GUIDANCE_SCALE["sds"])
 
     @torch.no_grad()
     def gradient(self, x0: Tensor, t: Tensor, noise: Tensor, conditions: TextConditions) -> Tensor:

@@ -16,6 +16,7 @@ from jaxtyping import Float
 from torch import Tensor, nn
 
 from scoredream.guidance.base import (
+    REFERENCE_GUIDANCE_SCALE,
     GuidanceOutput,
     TimestepSchedule,
     Weighting,
@@ -81,7 +82,7 @@ class VSDGuidance:
             raise ConfigError("vsd.particles and vsd.lora_rank must be >= 1 and vsd.camera_dropout in [0, 1]")
         self.config = config
         self.prior = prior
-        self.guidance_scale = prior.guidance_scale("vsd", config.guidance_scale, 7.5)
+        self.guidance_scale = prior.guidance_scale("vsd", config.guidance_scale, REFERENCE_GUIDANCE_SCALE["vsd"])
         device = prior.alphas_cumprod.device
         if config.lora_base:
             if config.share_unet:

@@ -47,6 +47,15 @@ GUIDANCE_DEFAULTS_FILE = "scoredream_guidance.json"
 unset. A prior trained by us knows which scale suits it; hub models fall back to each method's reference."""
 
 
+def guidance_defaults_of(model: str) -> dict[str, float]:
+    """The recommendations of a local or embedded prior without loading it ({} for hub ids and missing folders)."""
+    try:
+        folder = resolve_model_folder(model) if model == "embedded" else Path(model).expanduser()
+    except PriorLoadError:
+        return {}
+    return read_guidance_defaults(folder) if folder.is_dir() else {}
+
+
 def read_guidance_defaults(folder: Path) -> dict[str, float]:
     path = folder / GUIDANCE_DEFAULTS_FILE
     if not path.exists():

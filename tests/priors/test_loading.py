@@ -4,7 +4,7 @@ from tiny_models import save_prior_folder, tiny_prior
 
 from scoredream.guidance import ASDConfig, SDSConfig
 from scoredream.priors import PriorConfig, PriorLoadError, PromptEmbeddings, PromptError, view_index
-from scoredream.priors.diffusion_prior import GUIDANCE_DEFAULTS_FILE
+from scoredream.priors.diffusion_prior import GUIDANCE_DEFAULTS_FILE, guidance_defaults_of
 from scoredream.world.prior_model import EMBEDDED_GUIDANCE_DEFAULTS
 
 
@@ -87,3 +87,8 @@ def test_guidance_scale_comes_from_config_then_prior_folder_then_reference(tmp_p
 def test_embedded_prior_recommends_its_sds_scale():
     prior = PriorConfig().setup()
     assert SDSConfig().setup(prior).guidance_scale == EMBEDDED_GUIDANCE_DEFAULTS["sds"]
+
+
+def test_guidance_defaults_are_readable_without_loading_the_prior(tmp_path):
+    assert guidance_defaults_of("embedded") == EMBEDDED_GUIDANCE_DEFAULTS
+    assert guidance_defaults_of(str(tmp_path)) == {} and guidance_defaults_of("some-org/some-model") == {}

@@ -111,3 +111,12 @@ def test_paths_outside_the_outputs_folder_are_refused(client, name):
                    client.predict(name, None, "mlp", 4, "cpu", "", api_name="/start_convert"),
                    client.predict(name, None, 32, None, 0, "glb", "cpu", "", api_name="/start_export")):
         assert result[0] == "" and result[1].startswith("**error:**")
+
+
+def test_guidance_box_shows_the_scale_a_run_would_use():
+    """An empty box once reached the config as CFG 0 (unconditional): the form now starts at the real default."""
+    from ui.app import default_guidance
+
+    assert default_guidance("sds") == 7.5  # the embedded prior's recommendation
+    assert default_guidance("sds", "some-org/some-model") == 100.0  # DreamFusion's, for hub models
+    assert default_guidance("asd") == default_guidance("vsd") == 7.5
