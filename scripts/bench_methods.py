@@ -1,13 +1,15 @@
 """SDS vs VSD vs ASD on the embedded prior's benchmark prompts, each with its default settings (GenerateConfig()).
 
     .venv/bin/python scripts/bench_methods.py [--methods sds vsd asd] [--prompts "a red cube" ...] [--seeds 0 1]
-        [--steps N] [--threads 1] [--out outputs/bench_methods]
+        [--steps N] [--threads 1] [--no-recommendations] [--out outputs/bench_methods]
 
 Per method: judge accuracy across 8 orbit views (shape and colour), 3D IoU against the ground-truth occupancy,
 foreground colour error, diversity across seeds (RMS pixel distance between the evaluation renders of two seeds of
 the same prompt, averaged over prompts and seed pairs), and wall time per step. Writes OUT/methods.md and prints it.
-A run whose folder already holds its final checkpoint is scored again, not retrained. The per-run rows come
-from scoredream.world.evaluate.score_field, the same scorer as scripts/bench_sds.py.
+Default settings include the prior's recommendations (its scoredream_guidance.json); `--no-recommendations` runs
+the papers' settings instead. A run whose folder already holds its final checkpoint is scored again, not
+retrained. The per-run rows come from scoredream.world.evaluate.score_field, the same scorer as
+scripts/bench_sds.py.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ class Run:
 def run_one(method: str, prompt: str, seed: int, args: argparse.Namespace, judge: object) -> Run:
     cfg = GenerateConfig(prompt=prompt, method=method, output_dir=args.out / method)  # type: ignore[arg-type]
     cfg.prior.model = args.prior
+    cfg.prior.recommendations = not getattr(args, "no_recommendations", False)
     cfg.train.seed, cfg.video.enabled, cfg.export.enabled = seed, False, False
     cfg.train.preview_every, cfg.train.checkpoint_every = 0, 0
     if args.steps:
@@ -105,6 +108,8 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--prior", default="embedded", help="prior model (default: the embedded prior)")
     p.add_argument("--guidance-scale", type=float, default=None, help="override every method's CFG scale")
+    p.add_argument("--no-recommendations", action="store_true",
+                   help="ignore the prior's recommended settings (the papers' CFG scales and t schedules)")
     p.add_argument("--out", type=Path, default=Path("outputs/bench_methods"))
     args = p.parse_args()
     torch.set_num_threads(args.threads)

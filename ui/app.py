@@ -38,7 +38,7 @@ def default_guidance(method: str, model: str = "embedded") -> float:
     configured = getattr(getattr(GenerateConfig(), method), "guidance_scale", None)
     if configured is not None:
         return float(configured)
-    return guidance_defaults_of(model).get(method, REFERENCE_GUIDANCE_SCALE[method])
+    return float(guidance_defaults_of(model).get(method, {}).get("guidance_scale", REFERENCE_GUIDANCE_SCALE[method]))
 
 
 def build_app(outputs: Path, defaults: dict[str, Any] | None = None) -> gr.Blocks:

@@ -28,14 +28,14 @@ T = TypeVar("T")
 
 
 class PriorCache:
-    """Priors load once per (model, revision, dtype, device) and stay in memory for later jobs."""
+    """Priors load once per (model, revision, dtype, recommendations, device) and stay in memory for later jobs."""
 
     def __init__(self) -> None:
-        self._priors: dict[tuple[str, str | None, str, str], DiffusionPrior] = {}
+        self._priors: dict[tuple[str, str | None, str, bool, str], DiffusionPrior] = {}
         self._lock = threading.Lock()
 
     def get(self, config: PriorConfig, device: str) -> DiffusionPrior:
-        key = (config.model, config.revision, config.dtype, device)
+        key = (config.model, config.revision, config.dtype, config.recommendations, device)
         with self._lock:
             if key not in self._priors:
                 self._priors[key] = config.setup(device)

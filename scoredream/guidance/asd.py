@@ -20,6 +20,7 @@ from scoredream.guidance.base import (
     Weighting,
     clean_gradient,
     draw_inputs,
+    recommended_timesteps,
     sds_weight,
     surrogate_loss,
 )
@@ -47,7 +48,8 @@ class ASDConfig:
     weighting: Weighting = "sds"
     """w(t): sds = 1 - alpha_bar, uniform = 1, fantasia = sqrt(alpha_bar) (1 - alpha_bar)"""
     timesteps: TimestepSchedule = field(default_factory=_reference_timesteps)
-    """range of diffusion timesteps and its annealing"""
+    """range of diffusion timesteps and its annealing; left at the reference, the prior's recommendation replaces
+    it (the embedded prior: t in [0.02, 0.98] throughout)"""
     delta_ratio: float = 0.1
     """r in dt = r (t - t_min): how far ahead the second prediction is"""
     random_delta: bool = True
@@ -70,12 +72,13 @@ class ASDGuidance(StatelessGuidance):
         self.config = config
         self.prior = prior
         self.guidance_scale = prior.guidance_scale("asd", config.guidance_scale, REFERENCE_GUIDANCE_SCALE["asd"])
+        self.timesteps = recommended_timesteps(prior, "asd", config.timesteps, _reference_timesteps())
 
     def later_timesteps(
         self, t: Int[Tensor, " B"], step: int, generator: torch.Generator | None
     ) -> Int[Tensor, " B"]:
         """t + dt, dt = r (t - t_min) (times U(0, 1)), kept inside the model's timesteps."""
-        t_min, _ = self.config.timesteps.bounds(step, self.prior.num_train_timesteps)
+        t_min, _ = self.timesteps.bounds(step, self.prior.num_train_timesteps)
         dt = self.config.delta_ratio * (t - t_min).float()
         if self.config.random_delta:
             dt = dt * torch.rand(t.shape, generator=generator).to(dt)
@@ -108,7 +111,7 @@ class ASDGuidance(StatelessGuidance):
         generator: torch.Generator | None = None,
     ) -> GuidanceOutput:
         c = self.config
-        inp = draw_inputs(self.prior, c.timesteps, c.perp_neg, rgb, cameras, prompt, step, generator)
+        inp = draw_inputs(self.prior, self.timesteps, c.perp_neg, rgb, cameras, prompt, step, generator)
         t_next = self.later_timesteps(inp.t.cpu(), step, generator).to(inp.t.device)
         grad = self.gradient(inp.x0.detach(), inp.t, t_next, inp.noise, inp.conditions)
         grad = clean_gradient(grad, c.grad_clip)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import ClassVar, Literal, Protocol
 
 import torch
@@ -13,6 +13,7 @@ from scoredream.priors.diffusion_prior import DiffusionPrior
 from scoredream.priors.perp_neg import PerpNegConfig, TextConditions, text_conditions
 from scoredream.priors.prompts import PromptEmbeddings
 from scoredream.render.cameras import Cameras
+from scoredream.serialization import ConfigError
 
 Weighting = Literal["sds", "uniform", "fantasia"]
 
@@ -55,6 +56,20 @@ class TimestepSchedule:
         return torch.randint(lo, hi + 1, (batch,), generator=generator)
 
 
+def recommended_timesteps(
+    prior: DiffusionPrior, method: str, configured: TimestepSchedule, reference: TimestepSchedule
+) -> TimestepSchedule:
+    """The t range a method uses: its config's if changed from the reference, else the prior's recommendation (a
+    partial TimestepSchedule over the reference), else the reference."""
+    recommended = prior.recommendation(method, "timesteps")
+    if configured != reference or recommended is None:
+        return configured
+    try:
+        return replace(reference, **recommended)
+    except TypeError as e:
+        raise ConfigError(f"the prior recommends an invalid {method} t range {recommended}: {e}") from e
+
+
 def sds_weight(t: Int[Tensor, " B"], alphas_cumprod: Tensor, kind: Weighting) -> Float[Tensor, " B"]:
     a = alphas_cumprod[t]
     if kind == "sds":
@@ -90,6 +105,8 @@ class Guidance(Protocol):
     """(renders, cameras, prompt, step) -> loss. Methods with trainable parts (VSD's LoRA) expose them."""
 
     prior: DiffusionPrior
+    guidance_scale: float  # after the prior's recommendation
+    timesteps: TimestepSchedule  # likewise
 
     def __call__(
         self,

@@ -16,6 +16,7 @@ from scoredream.guidance.base import (
     Weighting,
     clean_gradient,
     draw_inputs,
+    recommended_timesteps,
     sds_weight,
     surrogate_loss,
 )
@@ -36,7 +37,8 @@ class SDSConfig:
     weighting: Weighting = "sds"
     """w(t): sds = 1 - alpha_bar, uniform = 1, fantasia = sqrt(alpha_bar) (1 - alpha_bar)"""
     timesteps: TimestepSchedule = field(default_factory=TimestepSchedule)
-    """range of diffusion timesteps and its annealing"""
+    """range of diffusion timesteps and its annealing; left at the reference, the prior's recommendation (if any)
+    replaces it"""
     grad_clip: float | None = None
     """elementwise clamp of the gradient (None: off); NaN/inf entries are always zeroed"""
     perp_neg: PerpNegConfig = field(default_factory=PerpNegConfig)
@@ -62,6 +64,7 @@ class SDSGuidance(StatelessGuidance):
         self.config = config
         self.prior = prior
         self.guidance_scale = prior.guidance_scale("sds", config.guidance_scale, REFERENCE_GUIDANCE_SCALE["sds"])
+        self.timesteps = recommended_timesteps(prior, "sds", config.timesteps, TimestepSchedule())
 
     @torch.no_grad()
     def gradient(self, x0: Tensor, t: Tensor, noise: Tensor, conditions: TextConditions) -> Tensor:
@@ -79,6 +82,6 @@ class SDSGuidance(StatelessGuidance):
         generator: torch.Generator | None = None,
     ) -> GuidanceOutput:
         c = self.config
-        inp = draw_inputs(self.prior, c.timesteps, c.perp_neg, rgb, cameras, prompt, step, generator)
+        inp = draw_inputs(self.prior, self.timesteps, c.perp_neg, rgb, cameras, prompt, step, generator)
         grad = clean_gradient(self.gradient(inp.x0.detach(), inp.t, inp.noise, inp.conditions), c.grad_clip)
         return GuidanceOutput(loss=surrogate_loss(inp.x0, grad), timesteps=inp.t, grad_norm=float(grad.norm()))

@@ -22,6 +22,7 @@ from scoredream.guidance.base import (
     Weighting,
     clean_gradient,
     draw_inputs,
+    recommended_timesteps,
     sds_weight,
     surrogate_loss,
 )
@@ -54,7 +55,8 @@ class VSDConfig:
     weighting: Weighting = "sds"
     """w(t): sds = 1 - alpha_bar, uniform = 1, fantasia = sqrt(alpha_bar) (1 - alpha_bar)"""
     timesteps: TimestepSchedule = field(default_factory=_reference_timesteps)
-    """range of diffusion timesteps of the gradient (the LoRA trains over the full range)"""
+    """range of diffusion timesteps of the gradient (the LoRA trains over the full range); left at the reference,
+    the prior's recommendation replaces it (the embedded prior: t in [0.02, 0.98] throughout)"""
     lora_rank: int = 4
     """rank of the LoRA on q/k/v/out of every attention layer"""
     lora_lr: float = 1e-4
@@ -83,6 +85,7 @@ class VSDGuidance:
         self.config = config
         self.prior = prior
         self.guidance_scale = prior.guidance_scale("vsd", config.guidance_scale, REFERENCE_GUIDANCE_SCALE["vsd"])
+        self.timesteps = recommended_timesteps(prior, "vsd", config.timesteps, _reference_timesteps())
         device = prior.alphas_cumprod.device
         if config.lora_base:
             if config.share_unet:
@@ -175,7 +178,7 @@ class VSDGuidance:
         generator: torch.Generator | None = None,
     ) -> GuidanceOutput:
         c = self.config
-        inp = draw_inputs(self.prior, c.timesteps, c.perp_neg, rgb, cameras, prompt, step, generator)
+        inp = draw_inputs(self.prior, self.timesteps, c.perp_neg, rgb, cameras, prompt, step, generator)
         x0 = inp.x0.detach()
         text = prompt.plain.expand(x0.shape[0], -1, -1)
         c2w = cameras.c2w.to(x0.device)

@@ -33,21 +33,28 @@ class PriorConfig:
     """weights' precision (float16 on GPUs)"""
     local_files_only: bool = False
     """never contact the hub; use the local cache only"""
+    recommendations: bool = True
+    """use the settings the prior's folder recommends (scoredream_guidance.json: CFG scale, t range) where a
+    method's config leaves them at their defaults; off: the papers' reference settings"""
 
     def setup(self, device: torch.device | str = "cpu") -> DiffusionPrior:
         folder = resolve_model_folder(self.model, self.revision, self.local_files_only)
         components = load_components(folder, DTYPES[self.dtype])
-        guidance = read_guidance_defaults(folder)
+        guidance = read_guidance_defaults(folder) if self.recommendations else {}
         prior = DiffusionPrior(**components, source=self.model, guidance_defaults=guidance)  # type: ignore[arg-type]
         return prior.to(device)
 
 
 GUIDANCE_DEFAULTS_FILE = "scoredream_guidance.json"
-"""Optional file in a prior's folder: {"sds": 7.5} gives the CFG scale a method uses when its config leaves it
-unset. A prior trained by us knows which scale suits it; hub models fall back to each method's reference."""
+"""Optional file in a prior's folder: per method, the settings to use where the method's config leaves them at
+their defaults, e.g. {"sds": {"guidance_scale": 7.5}, "asd": {"timesteps": {"max_end": 0.98}}} (a bare number is
+a guidance scale). A prior trained by us knows what suits it; hub models fall back to each method's reference."""
+
+Recommendations = dict[str, dict[str, Any]]
+RECOMMENDABLE = {"guidance_scale": (int, float), "timesteps": dict}
 
 
-def guidance_defaults_of(model: str) -> dict[str, float]:
+def guidance_defaults_of(model: str) -> Recommendations:
     """The recommendations of a local or embedded prior without loading it ({} for hub ids and missing folders)."""
     try:
         folder = resolve_model_folder(model) if model == "embedded" else Path(model).expanduser()
@@ -56,15 +63,24 @@ def guidance_defaults_of(model: str) -> dict[str, float]:
     return read_guidance_defaults(folder) if folder.is_dir() else {}
 
 
-def read_guidance_defaults(folder: Path) -> dict[str, float]:
+def read_guidance_defaults(folder: Path) -> Recommendations:
     path = folder / GUIDANCE_DEFAULTS_FILE
     if not path.exists():
         return {}
     try:
         data = json.loads(path.read_text())
-        return {str(k): float(v) for k, v in data.items()}
-    except (ValueError, TypeError, AttributeError) as e:
-        raise PriorLoadError(f"{path} is not a JSON object of method -> guidance scale: {e}") from e
+        out: Recommendations = {}
+        for method, value in data.items():
+            settings = {"guidance_scale": value} if isinstance(value, int | float) else dict(value)
+            for key, setting in settings.items():
+                if not isinstance(setting, RECOMMENDABLE[key]):
+                    raise TypeError(f"{method}.{key} should be {RECOMMENDABLE[key]}")
+            out[str(method)] = settings
+        return out
+    except (ValueError, TypeError, AttributeError, KeyError) as e:
+        raise PriorLoadError(
+            f"{path} is not a JSON object of method -> {{guidance_scale, timesteps}} (or a guidance scale): {e}"
+        ) from e
 
 
 class DiffusionPrior(nn.Module):
@@ -76,7 +92,7 @@ class DiffusionPrior(nn.Module):
         scheduler: Any,
         vae: nn.Module | None = None,
         source: str = "",
-        guidance_defaults: dict[str, float] | None = None,
+        guidance_defaults: Recommendations | None = None,
     ) -> None:
         super().__init__()
         self.unet, self.text_encoder, self.vae = unet, text_encoder, vae
@@ -95,7 +111,11 @@ class DiffusionPrior(nn.Module):
         """The CFG scale a method uses: its config's if set, else this prior's recommendation, else the reference."""
         if configured is not None:
             return configured
-        return self.guidance_defaults.get(method, reference)
+        return float(self.recommendation(method, "guidance_scale", reference))
+
+    def recommendation(self, method: str, key: str, otherwise: Any = None) -> Any:
+        """What this prior's folder recommends for `method`'s setting `key` (see GUIDANCE_DEFAULTS_FILE)."""
+        return self.guidance_defaults.get(method, {}).get(key, otherwise)
 
     @property
     def num_train_timesteps(self) -> int:

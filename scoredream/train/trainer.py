@@ -21,7 +21,7 @@ from scoredream.export import EmptySurfaceError, export_mesh
 from scoredream.priors import DiffusionPrior, PromptEmbeddings
 from scoredream.render.cameras import orbit_cameras
 from scoredream.render.volume import render
-from scoredream.serialization import save_json
+from scoredream.serialization import save_json, to_dict
 from scoredream.train.checkpoint import build_field, load_checkpoint, load_module, load_trainer_state, save_checkpoint
 from scoredream.train.config import GenerateConfig
 from scoredream.train.particles import render_particles
@@ -117,6 +117,10 @@ def generate(
         start, history = ckpt.step, [dict(zip(state["history_keys"], row, strict=True)) for row in
                                      state["history"].tolist()] if "history" in state else []
     save_json(config, run_dir / "config.json")
+    # What the method actually uses once the prior's recommendations are applied (config.json keeps the request).
+    effective = {"method": config.method, "prior": prior.source, "guidance_scale": guidance.guidance_scale,
+                 "timesteps": to_dict(guidance.timesteps)}
+    save_json(effective, run_dir / "guidance.json")
 
     def checkpoint(step: int) -> None:
         keys = sorted({k for row in history for k in row})

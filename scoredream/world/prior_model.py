@@ -14,7 +14,7 @@ from diffusers import DDPMScheduler, UNet2DConditionModel
 from tokenizers import Tokenizer, models, pre_tokenizers
 from transformers import CLIPTextConfig, CLIPTextModel, PreTrainedTokenizerFast
 
-from scoredream.priors.diffusion_prior import GUIDANCE_DEFAULTS_FILE
+from scoredream.priors.diffusion_prior import GUIDANCE_DEFAULTS_FILE, Recommendations
 from scoredream.priors.prompts import VIEWS
 from scoredream.world.shapes import COLOUR_NAMES, SHAPE_NAMES
 
@@ -82,9 +82,13 @@ def build_scheduler(config: PriorModelConfig) -> DDPMScheduler:
     )
 
 
-# Measured with scripts/bench_sds.py (README): on this small prior SDS at DreamFusion's CFG 100 saturates colours
-# and swells objects beyond their true size; 7.5 keeps both.
-EMBEDDED_GUIDANCE_DEFAULTS = {"sds": 7.5}
+# Measured with scripts/bench_sds.py and scripts/ablate.py (README): on this small prior SDS at DreamFusion's CFG
+# 100 saturates colours and swells objects; 7.5 keeps both. The reference t schedules of VSD and ASD, which spend
+# most of the run at t <= 0.5, erode objects here; the full range [0.02, 0.98] throughout keeps their shape.
+FULL_RANGE = {"min_start": 0.02, "min_end": 0.02, "max_start": 0.98, "max_end": 0.98, "start_step": 0, "end_step": 0}
+EMBEDDED_GUIDANCE_DEFAULTS: Recommendations = {
+    "sds": {"guidance_scale": 7.5}, "vsd": {"timesteps": FULL_RANGE}, "asd": {"timesteps": FULL_RANGE}
+}
 
 
 def save_prior(
@@ -93,7 +97,7 @@ def save_prior(
     text_encoder: CLIPTextModel,
     tokenizer: PreTrainedTokenizerFast,
     scheduler: DDPMScheduler,
-    guidance_defaults: dict[str, float] | None = None,
+    guidance_defaults: Recommendations | None = None,
 ) -> None:
     """diffusers folder layout, plus the CFG scales score distillation should default to with this prior."""
     folder.mkdir(parents=True, exist_ok=True)

@@ -2,9 +2,10 @@ import pytest
 import torch
 from tiny_models import save_prior_folder, tiny_prior
 
-from scoredream.guidance import ASDConfig, SDSConfig
+from scoredream.guidance import ASDConfig, SDSConfig, VSDConfig
 from scoredream.priors import PriorConfig, PriorLoadError, PromptEmbeddings, PromptError, view_index
 from scoredream.priors.diffusion_prior import GUIDANCE_DEFAULTS_FILE, guidance_defaults_of
+from scoredream.serialization import ConfigError
 from scoredream.world.prior_model import EMBEDDED_GUIDANCE_DEFAULTS
 
 
@@ -84,9 +85,33 @@ def test_guidance_scale_comes_from_config_then_prior_folder_then_reference(tmp_p
         PriorConfig(model=str(tmp_path)).setup()
 
 
-def test_embedded_prior_recommends_its_sds_scale():
+def test_prior_folder_recommends_a_t_range_unless_the_config_sets_one(tmp_path, pixel_prior):
+    save_prior_folder(pixel_prior, tmp_path)
+    (tmp_path / GUIDANCE_DEFAULTS_FILE).write_text('{"asd": {"timesteps": {"min_start": 0.02, "max_end": 0.98}}}')
+    prior = PriorConfig(model=str(tmp_path)).setup()
+    assert ASDConfig().setup(prior).timesteps.fractions(600) == (0.02, 0.98)
+    assert ASDConfig().setup(prior).timesteps.fractions(0) == (0.02, 0.98)
+    reference = ASDConfig().timesteps
+    assert reference.fractions(600) == (0.02, 0.5)  # ScaleDreamer's anneal, what the config itself says
+    own = ASDConfig()
+    own.timesteps.end_step = 1200  # a changed schedule is the user's, not replaced
+    assert own.setup(prior).timesteps == own.timesteps
+    assert VSDConfig().setup(prior).timesteps == VSDConfig().timesteps  # nothing recommended for VSD
+    off = PriorConfig(model=str(tmp_path), recommendations=False).setup()
+    assert ASDConfig().setup(off).timesteps == reference and SDSConfig().setup(off).guidance_scale == 100.0
+    (tmp_path / GUIDANCE_DEFAULTS_FILE).write_text('{"asd": {"timesteps": {"max_end": 0.98, "warp": 2}}}')
+    with pytest.raises(ConfigError, match="t range"):
+        ASDConfig().setup(PriorConfig(model=str(tmp_path)).setup())
+    (tmp_path / GUIDANCE_DEFAULTS_FILE).write_text('{"asd": {"learning_rate": 0.1}}')
+    with pytest.raises(PriorLoadError, match=GUIDANCE_DEFAULTS_FILE):
+        PriorConfig(model=str(tmp_path)).setup()
+
+
+def test_embedded_prior_recommends_its_settings():
     prior = PriorConfig().setup()
-    assert SDSConfig().setup(prior).guidance_scale == EMBEDDED_GUIDANCE_DEFAULTS["sds"]
+    assert SDSConfig().setup(prior).guidance_scale == EMBEDDED_GUIDANCE_DEFAULTS["sds"]["guidance_scale"]
+    for config in (ASDConfig(), VSDConfig()):
+        assert config.setup(prior).timesteps.fractions(600) == (0.02, 0.98)
 
 
 def test_guidance_defaults_are_readable_without_loading_the_prior(tmp_path):

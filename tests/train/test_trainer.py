@@ -34,6 +34,9 @@ def test_generate_writes_previews_checkpoint_and_video(tmp_path, pixel_prior):
     field = ckpt.build_field()
     assert field(torch.zeros(1, 3)).density.item() > 0
     assert load_json(GenerateConfig, result.run_dir / "config.json") == ckpt.config
+    effective = json.loads((result.run_dir / "guidance.json").read_text())  # the tiny prior recommends nothing
+    assert effective["method"] == "sds" and effective["guidance_scale"] == 100.0
+    assert effective["timesteps"] == to_dict(ckpt.config.sds.timesteps)
 
 
 def test_resume_after_stop_matches_uninterrupted_run(tmp_path, pixel_prior):
