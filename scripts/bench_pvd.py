@@ -54,6 +54,9 @@ class BenchArgs:
     curve_pvd_steps: int = 1000
     curve_scratch_steps: int = 3000
     curve_every: int = 25
+    curve_mlp: MLPConfig = dataclasses.field(default_factory=MLPConfig)
+    """the student of the curve (default: the CPU MLP; the reference is --curve-mlp.frequencies 10
+    --curve-mlp.depth 8 --curve-mlp.width 256 --curve-mlp.skip 4)"""
     seed: int = 0
 
 
@@ -153,13 +156,17 @@ def run_curve(args: BenchArgs, teacher: Field, render: RenderConfig, test) -> di
         if step % args.curve_every == 0:
             curves[name].append((elapsed, step, compare(f, reference, test, render)[0]))
 
-    distill(teacher, build(args, "mlp"), pvd_config(args, args.curve_pvd_steps), render, progress=False,
+    def student() -> Field:
+        torch.manual_seed(args.seed)
+        return args.curve_mlp.setup()
+
+    distill(teacher, student(), pvd_config(args, args.curve_pvd_steps), render, progress=False,
             on_step=lambda s: record("pvd", s.step, s.elapsed, s.student))
     # Ablation: every loss from the first step (no progression).
     unstaged = dataclasses.replace(pvd_config(args, args.curve_pvd_steps), feature_steps=0, sample_steps=0)
-    distill(teacher, build(args, "mlp"), unstaged, render, progress=False,
+    distill(teacher, student(), unstaged, render, progress=False,
             on_step=lambda s: record("pvd_unstaged", s.step, s.elapsed, s.student))
-    fit_images(build(args, "mlp"), cams, images, torch.ones(3),
+    fit_images(student(), cams, images, torch.ones(3),
                FitConfig(steps=args.curve_scratch_steps, rays_per_step=args.rays_per_step, seed=args.seed), render,
                progress=False, on_step=lambda s: record("scratch", s.step, s.elapsed, s.field))
     return {"curves": curves, "summary": summarise(curves)}
