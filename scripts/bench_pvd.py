@@ -192,6 +192,33 @@ def summarise(curves: dict[str, list[tuple[float, int, float]]]) -> dict:
             "total_s": {n: c[-1][0] for n, c in curves.items()}, "targets": targets}
 
 
+def curve_table(curves: dict[str, list[tuple[float, int, float]]]) -> str:
+    """Markdown: seconds (and step) at which each run first reaches fixed PSNRs and the scratch run's best."""
+    def cell(name: str, target: float) -> str:
+        hit = next(((t, s) for t, s, p in curves[name] if p >= target), None)
+        return "-" if hit is None else f"{hit[0]:.1f} s ({hit[1]})"
+
+    best = max(p for _, _, p in curves["scratch"])
+    lines = ["| PSNR reached | PVD | PVD, all losses from step 0 | scratch | PVD speed-up |", "|---|---|---|---|---|"]
+    for target, label in [(t, f"{t:.0f} dB") for t in (30, 35, 38, 40)] + [(best, f"{best:.2f} dB (scratch's best)")]:
+        pvd, scratch = first_time(curves["pvd"], target), first_time(curves["scratch"], target)
+        speedup = f"{scratch / pvd:.1f}x" if pvd and scratch else "-"
+        lines.append(f"| {label} | {cell('pvd', target)} | {cell('pvd_unstaged', target)} | "
+                     f"{cell('scratch', target)} | {speedup} |")
+    per_step = {n: 1000 * c[-1][0] / c[-1][1] for n, c in curves.items()}
+    lines.append("\nbest PSNR: " + ", ".join(f"{n} {max(p for *_, p in c):.2f} dB" for n, c in curves.items())
+                 + "; ms/step: " + ", ".join(f"{n} {v:.0f}" for n, v in per_step.items()))
+    return "\n".join(lines)
+
+
+def read_curves(path: Path) -> dict[str, list[tuple[float, int, float]]]:
+    curves: dict[str, list[tuple[float, int, float]]] = {}
+    with path.open() as f:
+        for row in csv.DictReader(f):
+            curves.setdefault(row["method"], []).append((float(row["seconds"]), int(row["step"]), float(row["psnr"])))
+    return curves
+
+
 def plot(curves: dict[str, list[tuple[float, int, float]]], path: Path, size: tuple[int, int] = (640, 400)) -> None:
     """PSNR vs seconds with PIL (no plotting dependency)."""
     w, h, m = *size, 50
@@ -244,6 +271,7 @@ def main(args: BenchArgs) -> None:
                 w.writerows([name, f"{t:.2f}", s, f"{p:.3f}"] for t, s, p in c)
         plot(curve["curves"], args.out / "curve.png")
         print("\ncurve:", json.dumps(curve["summary"], indent=1))
+        print("\n" + curve_table(curve["curves"]))
     results["total_seconds"] = time.perf_counter() - t0
     (args.out / "results.json").write_text(json.dumps(results, indent=1))
     print(f"\ntotal {results['total_seconds']:.0f} s; wrote {args.out}")
