@@ -1,7 +1,7 @@
 """PVD benchmark: all 12 conversions between the four field architectures, and MLP-by-distillation against
 MLP-from-scratch (PSNR vs wall-clock seconds).
 
-    .venv/bin/python scripts/bench_pvd.py [--part all|table|curve] [--scenes "a red cube" "a blue mug"]
+    .venv/bin/python scripts/bench_pvd.py [--part all|table|curve|report] [--scenes "a red cube" "a blue mug"]
 
 Teachers (--teachers): `generate` (default) makes each scene in each architecture by text-to-3D on the embedded
 prior (`scoredream generate PROMPT --field KIND`, default settings; runs kept under OUT/teachers and reused);
@@ -39,7 +39,8 @@ KINDS = ("hashgrid", "mlp", "tensorf", "voxel")
 
 @dataclass
 class BenchArgs:
-    part: Literal["all", "table", "curve"] = "all"
+    part: Literal["all", "table", "curve", "report"] = "all"
+    """report: reprint the curve table from OUT/curve.csv of an earlier run"""
     scenes: tuple[str, ...] = ("a red cube", "a blue mug")
     teachers: Literal["generate", "world"] = "generate"
     out: Path = Path("outputs/bench_pvd")
@@ -172,8 +173,14 @@ def run_curve(args: BenchArgs, teacher: Field, render: RenderConfig, test) -> di
     return {"curves": curves, "summary": summarise(curves)}
 
 
+def first_hit(curve: list[tuple[float, int, float]], target: float) -> tuple[float, int] | None:
+    """(seconds, step) at which `curve` first reaches `target` dB."""
+    return next(((t, s) for t, s, p in curve if p >= target), None)
+
+
 def first_time(curve: list[tuple[float, int, float]], target: float) -> float | None:
-    return next((t for t, _, p in curve if p >= target), None)
+    hit = first_hit(curve, target)
+    return None if hit is None else hit[0]
 
 
 def summarise(curves: dict[str, list[tuple[float, int, float]]]) -> dict:
@@ -195,14 +202,14 @@ def summarise(curves: dict[str, list[tuple[float, int, float]]]) -> dict:
 def curve_table(curves: dict[str, list[tuple[float, int, float]]]) -> str:
     """Markdown: seconds (and step) at which each run first reaches fixed PSNRs and the scratch run's best."""
     def cell(name: str, target: float) -> str:
-        hit = next(((t, s) for t, s, p in curves[name] if p >= target), None)
+        hit = first_hit(curves[name], target)
         return "-" if hit is None else f"{hit[0]:.1f} s ({hit[1]})"
 
     best = max(p for _, _, p in curves["scratch"])
     lines = ["| PSNR reached | PVD | PVD, all losses from step 0 | scratch | PVD speed-up |", "|---|---|---|---|---|"]
     for target, label in [(t, f"{t:.0f} dB") for t in (30, 35, 38, 40)] + [(best, f"{best:.2f} dB (scratch's best)")]:
         pvd, scratch = first_time(curves["pvd"], target), first_time(curves["scratch"], target)
-        speedup = f"{scratch / pvd:.1f}x" if pvd and scratch else "-"
+        speedup = "-" if pvd is None or scratch is None else f"{scratch / pvd:.1f}x"
         lines.append(f"| {label} | {cell('pvd', target)} | {cell('pvd_unstaged', target)} | "
                      f"{cell('scratch', target)} | {speedup} |")
     per_step = {n: 1000 * c[-1][0] / c[-1][1] for n, c in curves.items()}
@@ -244,6 +251,12 @@ def plot(curves: dict[str, list[tuple[float, int, float]]], path: Path, size: tu
 
 
 def main(args: BenchArgs) -> None:
+    if args.part == "report":
+        path = args.out / "curve.csv"
+        if not path.is_file():
+            raise SystemExit(f"{path} not found: run --part curve (or all) with this --out first")
+        print(curve_table(read_curves(path)))
+        return
     torch.set_num_threads(args.threads)
     args.out.mkdir(parents=True, exist_ok=True)
     render = RenderConfig(num_samples=args.num_samples)
