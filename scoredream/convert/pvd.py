@@ -84,6 +84,9 @@ class PVDConfig:
             raise ConfigError("pvd.steps, pvd.rays_per_step and pvd.num_cameras must be at least 1")
         if not 0 <= self.feature_steps <= self.sample_steps:
             raise ConfigError("pvd stages must satisfy 0 <= feature_steps <= sample_steps")
+        weights = ("rgb_weight", "feature_weight", "density_weight", "color_weight", "plane_l1_weight")
+        if bad := [name for name in weights if not getattr(self, name) >= 0]:  # `not >=` also catches NaN
+            raise ConfigError(f"pvd loss weights must be >= 0: {', '.join(f'{n}={getattr(self, n)}' for n in bad)}")
         lo, hi = self.log_density_range
         if not lo < hi:
             raise ConfigError("pvd.log_density_range must be (low, high) with low < high")

@@ -55,6 +55,10 @@ def test_stop_callback_ends_early_and_bad_stages_are_rejected():
     assert result.stopped and result.steps == 3
     with pytest.raises(ConfigError, match="stages"):
         distill(box_teacher(8), MLPConfig().setup(), PVDConfig(feature_steps=50, sample_steps=10))
+    with pytest.raises(ConfigError, match="density_weight=-0.1"):
+        distill(box_teacher(8), MLPConfig().setup(), PVDConfig(density_weight=-0.1))
+    with pytest.raises(ConfigError, match="color_weight=nan"):
+        distill(box_teacher(8), MLPConfig().setup(), PVDConfig(color_weight=float("nan")))
 
 
 def test_short_conversion_reaches_psnr_floor():
