@@ -16,7 +16,10 @@ from __future__ import annotations
 import csv
 import dataclasses
 import json
+import math
+import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -52,9 +55,19 @@ class BenchArgs:
     rays_per_step: int = 256
     teacher_steps: int = 300
     pvd_steps: int = 300
-    curve_pvd_steps: int = 1000
-    curve_scratch_steps: int = 3000
+    curve_pvd_steps: tuple[int, ...] = (1000, 3000)
+    """budgets of the PVD runs (`pvd_<steps>`, each with its own stages and cosine schedule); the ablations use the
+    first; a PSNR counts as reached by PVD at the earliest time any of them reaches it"""
+    curve_scratch_steps: tuple[int, ...] = (3000, 10000)
+    """budgets of the from-scratch runs (each with its own cosine schedule); a PSNR counts as reached by scratch at
+    the earliest time any of them reaches it"""
     curve_every: int = 25
+    scratch_lr_mlp: float = 5e-3
+    """learning rate of the from-scratch MLP"""
+    curve_ablations: bool = True
+    """also run PVD without stages and without the teacher bank (at the first PVD budget)"""
+    bank_rays: int | None = None
+    """PVD teacher bank for every student (None: the library's default, a bank for MLP students only)"""
     curve_mlp: MLPConfig = dataclasses.field(default_factory=MLPConfig)
     """the student of the curve (default: the CPU MLP; the reference is --curve-mlp.frequencies 10
     --curve-mlp.depth 8 --curve-mlp.width 256 --curve-mlp.skip 4)"""
@@ -75,7 +88,7 @@ def build(args: BenchArgs, kind: str) -> Field:
 def pvd_config(args: BenchArgs, steps: int) -> PVDConfig:
     # Stage lengths scaled from the reference 2k / 5k of 30k steps, kept long enough to matter on short runs.
     return PVDConfig(steps=steps, feature_steps=steps // 10, sample_steps=steps // 4,
-                     rays_per_step=args.rays_per_step, seed=args.seed)
+                     rays_per_step=args.rays_per_step, bank_rays=args.bank_rays, seed=args.seed)
 
 
 def params(f: Field) -> int:
@@ -147,29 +160,35 @@ def run_table(args: BenchArgs, render: RenderConfig, test) -> dict:
 def run_curve(args: BenchArgs, teacher: Field, render: RenderConfig, test) -> dict:
     """MLP from a hash-grid teacher by PVD vs the same MLP trained from scratch on the teacher's renders."""
     reference = render_views(teacher, test, args.resolution, render)
-    # The scratch run sees as many teacher views, at the same size and spread, as PVD's virtual cameras.
+    # The scratch runs see as many teacher views, at the same size and spread, as PVD's virtual cameras.
     virtual = PVDConfig()
     cams = virtual.cameras.sample(virtual.num_cameras, torch.Generator().manual_seed(args.seed + 1))
     images = render_views(teacher, cams, virtual.camera_resolution, render)
-    curves: dict[str, list[tuple[float, int, float]]] = {"pvd": [], "pvd_unstaged": [], "scratch": []}
+    curves: dict[str, list[tuple[float, int, float]]] = {}
 
     def record(name: str, step: int, elapsed: float, f: Field) -> None:
         if step % args.curve_every == 0:
-            curves[name].append((elapsed, step, compare(f, reference, test, render)[0]))
+            curves.setdefault(name, []).append((elapsed, step, compare(f, reference, test, render)[0]))
 
     def student() -> Field:
         torch.manual_seed(args.seed)
         return args.curve_mlp.setup()
 
-    distill(teacher, student(), pvd_config(args, args.curve_pvd_steps), render, progress=False,
-            on_step=lambda s: record("pvd", s.step, s.elapsed, s.student))
-    # Ablation: every loss from the first step (no progression).
-    unstaged = dataclasses.replace(pvd_config(args, args.curve_pvd_steps), feature_steps=0, sample_steps=0)
-    distill(teacher, student(), unstaged, render, progress=False,
-            on_step=lambda s: record("pvd_unstaged", s.step, s.elapsed, s.student))
-    fit_images(student(), cams, images, torch.ones(3),
-               FitConfig(steps=args.curve_scratch_steps, rays_per_step=args.rays_per_step, seed=args.seed), render,
-               progress=False, on_step=lambda s: record("scratch", s.step, s.elapsed, s.field))
+    pvd = pvd_config(args, args.curve_pvd_steps[0])
+    runs = {f"pvd_{steps}": pvd_config(args, steps) for steps in args.curve_pvd_steps}
+    if args.curve_ablations:
+        # every loss from the first step (no progression)
+        runs["pvd_unstaged"] = dataclasses.replace(pvd, feature_steps=0, sample_steps=0)
+        # the teacher queried at every sample of fresh rays each step (no bank, no skipping of empty space)
+        runs["pvd_every_sample"] = dataclasses.replace(pvd, bank_rays=0)
+    for name, config in runs.items():
+        distill(teacher, student(), config, render, progress=False,
+                on_step=lambda s, name=name: record(name, s.step, s.elapsed, s.student))
+    for steps in args.curve_scratch_steps:
+        fit_images(student(), cams, images, torch.ones(3),
+                   FitConfig(steps=steps, rays_per_step=args.rays_per_step, lr_mlp=args.scratch_lr_mlp, seed=args.seed),
+                   render, progress=False,
+                   on_step=lambda s, steps=steps: record(f"scratch_{steps}", s.step, s.elapsed, s.field))
     return {"curves": curves, "summary": summarise(curves)}
 
 
@@ -183,35 +202,68 @@ def first_time(curve: list[tuple[float, int, float]], target: float) -> float | 
     return None if hit is None else hit[0]
 
 
+def earliest_hit(curves: dict[str, list[tuple[float, int, float]]], target: float,
+                 which: Callable[[str], bool]) -> tuple[str, float, int] | None:
+    """The earliest (run, seconds, step) at which any of the runs `which` picks reaches `target` dB."""
+    hits = [(name, *hit) for name, c in curves.items() if which(name) and (hit := first_hit(c, target))]
+    return min(hits, key=lambda h: h[1], default=None)
+
+
+def is_scratch(name: str) -> bool:
+    return name.startswith("scratch")
+
+
+def is_pvd(name: str) -> bool:
+    """A PVD run with the default losses (not an ablation); "pvd" is the name in earlier runs' curve.csv."""
+    return re.fullmatch(r"pvd(_\d+)?", name) is not None
+
+
+def scratch_best(curves: dict[str, list[tuple[float, int, float]]]) -> float:
+    return max(p for name, c in curves.items() if is_scratch(name) for *_, p in c)
+
+
 def summarise(curves: dict[str, list[tuple[float, int, float]]]) -> dict:
-    """Seconds each run needs to reach the scratch run's best PSNR, and that best minus 0.5, 1 and 2 dB."""
-    best = max(p for _, _, p in curves["scratch"])
+    """Seconds each run needs to reach the best PSNR of any scratch run, and that best minus 0.5, 1 and 2 dB."""
+    best = scratch_best(curves)
     targets = {}
     for margin in (0.0, 0.5, 1.0, 2.0):
-        row: dict = {"psnr": best - margin, "scratch_s": first_time(curves["scratch"], best - margin)}
+        hit = earliest_hit(curves, best - margin, is_scratch)
+        row: dict = {"psnr": best - margin, "scratch_s": None if hit is None else hit[1]}
         for name, curve in curves.items():
-            if name == "scratch":
+            if is_scratch(name):
                 continue
             t = row[f"{name}_s"] = first_time(curve, best - margin)
-            row[f"{name}_speedup"] = None if t is None else row["scratch_s"] / t
+            row[f"{name}_speedup"] = None if t is None or hit is None else hit[1] / t
+        pvd = earliest_hit(curves, best - margin, is_pvd)
+        row["pvd_earliest_s"] = None if pvd is None else pvd[1]
+        row["speedup"] = None if pvd is None or hit is None else hit[1] / pvd[1]
         targets[f"best-{margin}dB"] = row
     return {"best_psnr": {n: max(p for _, _, p in c) for n, c in curves.items()},
             "total_s": {n: c[-1][0] for n, c in curves.items()}, "targets": targets}
 
 
 def curve_table(curves: dict[str, list[tuple[float, int, float]]]) -> str:
-    """Markdown: seconds (and step) at which each run first reaches fixed PSNRs and the scratch run's best."""
-    def cell(name: str, target: float) -> str:
-        hit = first_hit(curves[name], target)
+    """Markdown: seconds (and step) at which each run first reaches fixed PSNRs and each scratch run's best; the
+    scratch and PVD columns are the earliest of their runs."""
+    def cell(hit: tuple[float, int] | None) -> str:
         return "-" if hit is None else f"{hit[0]:.1f} s ({hit[1]})"
 
-    best = max(p for _, _, p in curves["scratch"])
-    lines = ["| PSNR reached | PVD | PVD, all losses from step 0 | scratch | PVD speed-up |", "|---|---|---|---|---|"]
-    for target, label in [(t, f"{t:.0f} dB") for t in (30, 35, 38, 40)] + [(best, f"{best:.2f} dB (scratch's best)")]:
-        pvd, scratch = first_time(curves["pvd"], target), first_time(curves["scratch"], target)
-        speedup = "-" if pvd is None or scratch is None else f"{scratch / pvd:.1f}x"
-        lines.append(f"| {label} | {cell('pvd', target)} | {cell('pvd_unstaged', target)} | "
-                     f"{cell('scratch', target)} | {speedup} |")
+    pvd_runs = [n for n in curves if not is_scratch(n)]
+    scratch_runs = [n for n in curves if is_scratch(n)]
+    rows = [(t, f"{t:.0f} dB") for t in (30, 35, 38, 40)]
+    rows += [(max(p for *_, p in curves[n]), f"{max(p for *_, p in curves[n]):.2f} dB ({n}'s best)")
+             for n in scratch_runs]
+    lines = ["| PSNR reached | " + " | ".join(pvd_runs) + " | PVD (earliest) | scratch (earliest) | PVD speed-up |",
+             "|---" * (len(pvd_runs) + 4) + "|"]
+
+    def earliest(hit: tuple[str, float, int] | None) -> str:
+        return "-" if hit is None else f"{hit[1]:.1f} s ({hit[2]}, {hit[0]})"
+
+    for target, label in rows:
+        pvd, scratch = earliest_hit(curves, target, is_pvd), earliest_hit(curves, target, is_scratch)
+        speedup = "-" if pvd is None or scratch is None else f"{scratch[1] / pvd[1]:.1f}x"
+        lines.append(f"| {label} | " + " | ".join(cell(first_hit(curves[n], target)) for n in pvd_runs)
+                     + f" | {earliest(pvd)} | {earliest(scratch)} | {speedup} |")
     per_step = {n: 1000 * c[-1][0] / c[-1][1] for n, c in curves.items()}
     lines.append("\nbest PSNR: " + ", ".join(f"{n} {max(p for *_, p in c):.2f} dB" for n, c in curves.items())
                  + "; ms/step: " + ", ".join(f"{n} {v:.0f}" for n, v in per_step.items()))
@@ -226,27 +278,33 @@ def read_curves(path: Path) -> dict[str, list[tuple[float, int, float]]]:
     return curves
 
 
-def plot(curves: dict[str, list[tuple[float, int, float]]], path: Path, size: tuple[int, int] = (640, 400)) -> None:
-    """PSNR vs seconds with PIL (no plotting dependency)."""
+def plot(curves: dict[str, list[tuple[float, int, float]]], path: Path, size: tuple[int, int] = (720, 440)) -> None:
+    """PSNR vs seconds (log scale, from 1 s; PSNR from 25 dB) with PIL (no plotting dependency)."""
     w, h, m = *size, 50
     img = Image.new("RGB", size, "white")
     draw = ImageDraw.Draw(img)
     points = [pt for c in curves.values() for pt in c]
-    tmax = max(t for t, _, _ in points)
-    pmin, pmax = min(p for _, _, p in points), max(p for _, _, p in points)
+    tmin, tmax = 1.0, max(t for t, _, _ in points)
+    pmin, pmax = 25.0, max(p for _, _, p in points)
 
     def xy(t: float, p: float) -> tuple[float, float]:
-        return m + (w - 2 * m) * t / tmax, h - m - (h - 2 * m) * (p - pmin) / max(pmax - pmin, 1e-6)
+        x = math.log(max(t, tmin) / tmin) / math.log(tmax / tmin)
+        return m + (w - 2 * m) * x, h - m - (h - 2 * m) * (max(p, pmin) - pmin) / max(pmax - pmin, 1e-6)
 
     draw.line([(m, m), (m, h - m), (w - m, h - m)], fill="black")
+    for t in (1, 3, 10, 30, 100, 300, 1000, 3000):
+        if t <= tmax:
+            draw.text((xy(t, pmin)[0] - 8, h - m + 5), f"{t}s", fill="black")
     for i in range(5):
-        t, p = tmax * i / 4, pmin + (pmax - pmin) * i / 4
-        draw.text((xy(t, pmin)[0] - 10, h - m + 5), f"{t:.0f}s", fill="black")
-        draw.text((5, xy(0, p)[1] - 5), f"{p:.1f}", fill="black")
-    colours = {"pvd": (200, 30, 30), "pvd_unstaged": (230, 140, 20), "scratch": (30, 60, 200)}
+        p = pmin + (pmax - pmin) * i / 4
+        draw.text((5, xy(tmin, p)[1] - 5), f"{p:.1f}", fill="black")
+    draw.text((m, 10), "PSNR (dB) vs seconds (log scale)", fill="black")
+    palette = [(200, 30, 30), (240, 120, 20), (170, 170, 30), (150, 60, 170), (30, 60, 200), (20, 150, 150),
+               (90, 90, 90), (0, 0, 0)]
     for row, (name, c) in enumerate(curves.items()):
-        draw.line([xy(t, p) for t, _, p in c], fill=colours[name], width=2)
-        draw.text((w - m - 200, h - m - 60 + 15 * row), f"{name}: PSNR (dB) vs seconds", fill=colours[name])
+        colour = palette[row % len(palette)]
+        draw.line([xy(t, p) for t, _, p in c], fill=colour, width=2)
+        draw.text((w - m - 130, h - m - 20 - 15 * (len(curves) - row)), name, fill=colour)
     img.save(path)
 
 
@@ -256,6 +314,7 @@ def main(args: BenchArgs) -> None:
         if not path.is_file():
             raise SystemExit(f"{path} not found: run --part curve (or all) with this --out first")
         print(curve_table(read_curves(path)))
+        plot(read_curves(path), args.out / "curve.png")
         return
     torch.set_num_threads(args.threads)
     args.out.mkdir(parents=True, exist_ok=True)

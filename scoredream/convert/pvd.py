@@ -4,6 +4,10 @@ Every field yields the same 16-number feature per point (raw density + 15 colour
 same shape, so a student is taught shallow to deep: stage 1 matches that feature, stage 2 adds per-sample density
 (in log space, clamped) and colour, stage 3 adds volume-rendered pixels, while the feature loss decays. It is
 data-free: rays come from virtual cameras around the object and both fields are evaluated at the same points.
+
+An MLP student is taught from a bank of teacher samples (`convert.bank`): the teacher is queried once, rays through
+the object are drawn more often, and the student skips most samples where the teacher is empty. On the benchmark
+(scripts/bench_pvd.py, README) that halves its steps' cost and the steps it needs.
 """
 
 from __future__ import annotations
@@ -20,8 +24,9 @@ from jaxtyping import Float
 from torch import Tensor
 from tqdm.auto import tqdm
 
-from scoredream.convert.rays import composite_rays, ray_table, sample_points
-from scoredream.fields import Field, TensoRFField
+from scoredream.convert.bank import DistillBatch, TeacherBank, scatter_samples
+from scoredream.convert.rays import composite_rays, ray_table
+from scoredream.fields import Field, MLPField, TensoRFField
 from scoredream.render.cameras import CameraSamplerConfig
 from scoredream.render.volume import RenderConfig
 from scoredream.serialization import ConfigError
@@ -38,7 +43,7 @@ def _virtual_cameras() -> CameraSamplerConfig:
 class PVDConfig:
     """CPU defaults. Reference setting (official code): `--pvd.steps 30000 --pvd.feature-steps 2000
     --pvd.sample-steps 5000 --pvd.rays-per-step 4096 --pvd.num-cameras 300 --pvd.lr-mlp 1e-3
-    --pvd.lr-final-factor 0.007`. The per-sample losses weigh 10x more than in the first version here
+    --pvd.lr-final-factor 0.007 --pvd.bank-rays 0`. The per-sample losses weigh 10x more than in the first version here
     (`--pvd.density-weight 2e-3 --pvd.color-weight 2e-3`): they are PVD's dense signal, and the 24-conversion
     table's mean PSNR rose from 37.0 to 38.1 dB with them (scripts/bench_pvd.py, README)."""
 
@@ -72,10 +77,22 @@ class PVDConfig:
     """log-density targets are clamped to this range, so exp-scale teachers cannot overflow the losses"""
     lr_grid: float = 1e-2
     """learning rate of grids, planes and voxels"""
-    lr_mlp: float = 5e-3
-    """learning rate of MLPs and heads (reference 1e-3 for 30k steps; higher for CPU-short runs)"""
+    lr_mlp: float | None = None
+    """learning rate of MLPs and heads (reference 1e-3 for 30k steps); None: 1e-2 for MLP students, whose
+    per-sample targets take a higher rate than photometric fitting, 5e-3 for the heads of grid students"""
     lr_final_factor: float = 0.05
     """learning rates decay by a cosine to this fraction"""
+    bank_rays: int | None = None
+    """if > 0: query the teacher once, at the samples of this many rays, and draw each step's rays from that bank
+    (a teacher query costs as much as an MLP student's step); 0: query it at fresh samples every step. None:
+    40000 for MLP students, 0 for grid students (each grid cell needs fresh samples near it, and a bank with
+    the sampling below cost them 1-9 dB, scripts/bench_pvd.py)"""
+    hit_fraction: float = 0.8
+    """with a bank: this share of each step's rays is drawn in proportion to the teacher's opacity along them,
+    so rays through the object come more often than rays past it"""
+    empty_fraction: float = 0.25
+    """with a bank: the student is evaluated at every sample where the teacher has density (or next to one) and at
+    this random share of the others; the skipped ones count as empty in its render"""
     seed: int = 0
     """seeds cameras and rays"""
 
@@ -87,9 +104,18 @@ class PVDConfig:
         weights = ("rgb_weight", "feature_weight", "density_weight", "color_weight", "plane_l1_weight")
         if bad := [name for name in weights if not getattr(self, name) >= 0]:  # `not >=` also catches NaN
             raise ConfigError(f"pvd loss weights must be >= 0: {', '.join(f'{n}={getattr(self, n)}' for n in bad)}")
+        if (self.bank_rays or 0) < 0 or not (0 <= self.hit_fraction <= 1 and 0 <= self.empty_fraction <= 1):
+            raise ConfigError("pvd.bank_rays must be >= 0, pvd.hit_fraction and pvd.empty_fraction in [0, 1]")
         lo, hi = self.log_density_range
         if not lo < hi:
             raise ConfigError("pvd.log_density_range must be (low, high) with low < high")
+
+    def resolved(self, student: Field) -> PVDConfig:
+        """This config with the student-dependent defaults (None) filled in."""
+        mlp = isinstance(student, MLPField)
+        return dataclasses.replace(
+            self, lr_mlp=(1e-2 if mlp else 5e-3) if self.lr_mlp is None else self.lr_mlp,
+            bank_rays=(40000 if mlp else 0) if self.bank_rays is None else self.bank_rays)
 
     def stage(self, step: int) -> int:
         return 1 if step < self.feature_steps else 2 if step < self.sample_steps else 3
@@ -139,13 +165,10 @@ def clamped_match(student: Tensor, teacher: Tensor, lo: float, hi: float) -> Ten
 
 
 def pvd_losses(
-    teacher: Field, student: Field, points: Float[Tensor, "P 3"], deltas: Float[Tensor, "R S"],
-    background: Float[Tensor, "R 3"], config: PVDConfig, step: int,
+    batch: DistillBatch, student: Field, background: Float[Tensor, "R 3"], config: PVDConfig, step: int
 ) -> dict[str, Tensor]:
-    """The weighted losses active at `step`, both fields evaluated at the same points."""
-    with torch.no_grad():
-        t = teacher(points)
-    s = student(points)
+    """The weighted losses active at `step`, the student evaluated where the batch has the teacher's outputs."""
+    t, s = batch.teacher, student(batch.points)
     lo, hi = config.log_density_range
     losses: dict[str, Tensor] = {}
     active = LOSSES_BY_STAGE[config.stage(step)]
@@ -160,9 +183,11 @@ def pvd_losses(
         losses["color"] = config.color_weight * (s.rgb - t.rgb).square().mean()
     if "rgb" in active:
         # The teacher's densities above the clamp are opaque anyway; capping them keeps inf out of the cumsum.
-        t_density = t.density.nan_to_num(nan=0.0).clamp(0, math.exp(hi))
-        target = composite_rays(t_density, t.rgb, deltas, background)
-        pixels = composite_rays(s.density, s.rgb, deltas, background)
+        t_density = batch.teacher_density.nan_to_num(nan=0.0).clamp(0, math.exp(hi))
+        target = composite_rays(t_density, batch.teacher_rgb, batch.deltas, background)
+        total = batch.deltas.numel()
+        pixels = composite_rays(scatter_samples(s.density, batch.index, total),
+                                scatter_samples(s.rgb, batch.index, total), batch.deltas, background)
         losses["rgb"] = config.rgb_weight * (pixels - target).square().mean()
     if isinstance(student, TensoRFField) and config.plane_l1_weight:
         losses["plane_l1"] = config.plane_l1_weight * student.plane_l1()
@@ -188,8 +213,8 @@ def distill(
     progress: bool = True,
 ) -> DistillResult:
     """Train `student` in place to reproduce `teacher`; the teacher is only evaluated, never changed."""
-    config = config or PVDConfig()
     render = render or RenderConfig()
+    config = (config or PVDConfig()).resolved(student)
     config.validate()
     device = next(student.parameters()).device
     generator = torch.Generator().manual_seed(config.seed)
@@ -205,15 +230,25 @@ def distill(
     history: list[dict[str, float]] = []
     elapsed, stopped, step = 0.0, False, 0
     bar = tqdm(total=config.steps, disable=not progress, desc="convert", unit="step")
+    bank = None
+    if config.bank_rays:
+        t0 = time.perf_counter()
+        bank = TeacherBank.build(teacher, rays, config.bank_rays, render.num_samples, config.hit_fraction,
+                                 math.exp(config.log_density_range[0]), math.exp(config.log_density_range[1]),
+                                 generator)
+        elapsed += time.perf_counter() - t0  # the bank's teacher queries count as distillation time
     for step in range(config.steps):
         if should_stop is not None and should_stop():
             stopped = True
             break
         t0 = time.perf_counter()
-        batch = rays.sample(config.rays_per_step, generator)
-        samples = sample_points(batch, render.num_samples, True, generator)
-        background = torch.rand(len(batch), 3, generator=generator).to(device)
-        losses = pvd_losses(teacher, student, samples.points, samples.deltas, background, config, step)
+        if bank is None:
+            batch = DistillBatch.fresh(teacher, rays.sample(config.rays_per_step, generator), render.num_samples,
+                                       generator)
+        else:
+            batch = bank.draw(config.rays_per_step, config.empty_fraction, generator)
+        background = torch.rand(config.rays_per_step, 3, generator=generator).to(device)
+        losses = pvd_losses(batch, student, background, config, step)
         loss = torch.stack(list(losses.values())).sum()
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
