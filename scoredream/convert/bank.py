@@ -1,9 +1,9 @@
 """What the student is taught at each distillation step: sample points on random rays and the teacher there.
 
 Either the teacher is queried at fresh samples every step, or once, up front, at the samples of a bank of rays
-(`TeacherBank`). The bank halves a step's cost (a teacher query costs as much as the student's step), lets rays
-through the object be drawn more often than rays past it, and lets the student skip the samples where the teacher
-is empty, which are most of them: the teacher already knows where the object is.
+(`TeacherBank`). The bank more than halves an MLP student's step (a teacher query costs as much as the student's
+step), lets rays through the object be drawn more often than rays past it, and lets the student skip the samples
+where the teacher is empty, which are most of them: the teacher already knows where the object is.
 """
 
 from __future__ import annotations
@@ -84,15 +84,15 @@ class TeacherBank:
         rays = rays.to(self.deltas.device)
         s = self.deltas.shape[1]
         flat = (rays[:, None] * s + torch.arange(s, device=rays.device)).reshape(-1)
-        everything = _select(self.outputs, flat)
+        density, rgb = self.outputs.density[flat], self.outputs.rgb[flat]  # every sample, for the target pixels
         if empty_fraction >= 1:
-            return DistillBatch(self.points[rays].reshape(-1, 3), self.deltas[rays], everything,
-                                everything.density, everything.rgb)
+            return DistillBatch(self.points.reshape(-1, 3)[flat], self.deltas[rays], _select(self.outputs, flat),
+                                density, rgb)
         keep = self.occupied[rays].reshape(-1)
         keep |= torch.rand(keep.shape, generator=generator).to(keep.device) < empty_fraction
         index = keep.nonzero().squeeze(1)
-        return DistillBatch(self.points.reshape(-1, 3)[flat[index]], self.deltas[rays], _select(everything, index),
-                            everything.density, everything.rgb, index)
+        return DistillBatch(self.points.reshape(-1, 3)[flat[index]], self.deltas[rays],
+                            _select(self.outputs, flat[index]), density, rgb, index)
 
 
 def scatter_samples(values: Float[Tensor, "P ..."], index: Tensor | None, total: int) -> Float[Tensor, "RS ..."]:

@@ -1,9 +1,9 @@
 import dataclasses
 
 import torch
-from pvd_scenes import RENDER, box_teacher, small_pvd
+from pvd_scenes import RENDER, box_teacher, convert_box, small_pvd
 
-from scoredream.convert import PVDConfig, compare, distill, render_views
+from scoredream.convert import PVDConfig, distill
 from scoredream.convert.bank import TeacherBank, scatter_samples
 from scoredream.convert.rays import ray_table
 from scoredream.fields import HashGridConfig, MLPConfig, TensoRFConfig
@@ -54,26 +54,17 @@ def test_student_dependent_defaults():
 
 
 def test_bank_conversion_into_an_mlp_reaches_psnr_floor():
-    teacher = box_teacher()
-    views = orbit_cameras(4, elevation=25)
-    reference = render_views(teacher, views, 24, RENDER)
     torch.manual_seed(0)
     student = MLPConfig(frequencies=4, depth=3, width=64).setup()
-    before, _ = compare(student, reference, views, RENDER)
-    result = distill(teacher, student, small_pvd(300, bank_rays=8000, hit_fraction=0.8, empty_fraction=0.25),
-                     RENDER, progress=False)
-    after, _ = compare(student, reference, views, RENDER)
+    config = small_pvd(300, bank_rays=8000, hit_fraction=0.8, empty_fraction=0.25)
+    result, before, after, _ = convert_box(student, config)
     assert result.steps == 300 and after > 27 and after > before + 8
 
 
-def test_grid_students_keep_fresh_samples():
-    teacher = box_teacher(8)
+def test_grid_students_keep_fresh_samples(monkeypatch):
     student = TensoRFConfig(resolution=8, density_rank=2, appearance_rank=2).setup()
     calls = []
     real_build = TeacherBank.build
-    try:
-        TeacherBank.build = classmethod(lambda cls, *a, **k: calls.append(1) or real_build(*a, **k))  # type: ignore
-        distill(teacher, student, small_pvd(4), RENDER, progress=False)
-    finally:
-        TeacherBank.build = real_build  # type: ignore
+    monkeypatch.setattr(TeacherBank, "build", lambda *a, **k: calls.append(1) or real_build(*a, **k))
+    distill(box_teacher(8), student, small_pvd(4), RENDER, progress=False)
     assert calls == []

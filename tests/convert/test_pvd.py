@@ -2,13 +2,12 @@ import math
 
 import pytest
 import torch
-from pvd_scenes import RENDER, box_teacher, small_pvd
+from pvd_scenes import box_teacher, convert_box, small_pvd
 from torch import Tensor
 
-from scoredream.convert import LOSSES_BY_STAGE, PVDConfig, compare, distill, psnr, render_views, ssim
+from scoredream.convert import LOSSES_BY_STAGE, PVDConfig, distill, psnr, ssim
 from scoredream.convert.pvd import clamped_match, log_density, raw_for_log_density
 from scoredream.fields import Field, MLPConfig, TensoRFConfig
-from scoredream.render.cameras import orbit_cameras
 from scoredream.render.volume import RenderConfig
 from scoredream.serialization import ConfigError
 
@@ -37,17 +36,15 @@ def test_stop_callback_ends_early_and_bad_stages_are_rejected():
         distill(box_teacher(8), MLPConfig().setup(), PVDConfig(density_weight=-0.1))
     with pytest.raises(ConfigError, match="color_weight=nan"):
         distill(box_teacher(8), MLPConfig().setup(), PVDConfig(color_weight=float("nan")))
+    for bad in ({"hit_fraction": 1.5}, {"empty_fraction": -0.1}, {"bank_rays": -1}):
+        with pytest.raises(ConfigError, match="hit_fraction and pvd.empty_fraction"):
+            distill(box_teacher(8), MLPConfig().setup(), PVDConfig(**bad))
 
 
 def test_short_conversion_reaches_psnr_floor():
-    teacher = box_teacher()
-    views = orbit_cameras(4, elevation=25)
-    reference = render_views(teacher, views, 24, RENDER)
     torch.manual_seed(0)
     student = TensoRFConfig(resolution=24, density_rank=4, appearance_rank=4).setup()
-    before, _ = compare(student, reference, views, RENDER)
-    distill(teacher, student, small_pvd(150), RENDER, progress=False)
-    after, similarity = compare(student, reference, views, RENDER)
+    _, before, after, similarity = convert_box(student, small_pvd(150))
     assert after > 30 and after > before + 8 and similarity > 0.9
 
 
