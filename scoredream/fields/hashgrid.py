@@ -5,11 +5,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+import torch
 from jaxtyping import Float
 from torch import Tensor, nn
 
 from scoredream.fields.base import FEATURE_DIM, Field, FieldExtentConfig
-from scoredream.fields.grid_encoding import TcnnGridEncoding, TorchGridEncoding, tcnn_available
+from scoredream.fields.grid_encoding import (
+    TcnnGridEncoding,
+    TcnnLayoutGridEncoding,
+    TorchGridEncoding,
+    tcnn_available,
+)
 
 
 @dataclass
@@ -35,35 +41,55 @@ class HashGridConfig(FieldExtentConfig):
     backend: Literal["auto", "torch", "tcnn"] = "auto"
     """tcnn: tiny-cuda-nn kernels (CUDA only, optional install); auto: tcnn when importable on CUDA"""
 
-    def setup(self) -> HashGridField:
-        return HashGridField(self)
+    def setup(self, layout: GridLayout | None = None) -> HashGridField:
+        return HashGridField(self, layout)
+
+
+GridLayout = Literal["torch", "tcnn"]
+BACKENDS = ("torch", "tcnn", "tcnn-layout-torch")
+"""what `grid_backend` records: our grid; tiny-cuda-nn's kernel; tiny-cuda-nn's layout read by the pure-torch copy"""
+LAYOUT_KEYS: dict[str, GridLayout] = {"encoding.hash_table": "torch", "encoding.encoding.params": "tcnn"}
+"""a key that only that layout's encoding has (checkpoints written before `grid_backend` existed lack the marker)"""
+
+
+class GridLayoutError(ValueError):
+    """A hash grid's weights are in a layout this field cannot read exactly."""
+
+
+def state_layout(state: dict[str, Tensor]) -> GridLayout | None:
+    """The grid layout of a hash-grid field's state dict (None: not a hash-grid state)."""
+    by_keys = next((layout for key, layout in LAYOUT_KEYS.items() if key in state), None)
+    if by_keys is not None or "grid_backend" not in state:
+        return by_keys
+    return "torch" if int(state["grid_backend"]) == BACKENDS.index("torch") else "tcnn"
 
 
 class HashGridField(Field):
-    def __init__(self, config: HashGridConfig) -> None:
+    """`layout` None: the one `config.backend` picks (tcnn when it runs here); "tcnn" without tiny-cuda-nn
+    runs its layout in pure torch, so a GPU run's checkpoint renders and exports on any machine."""
+
+    def __init__(self, config: HashGridConfig, layout: GridLayout | None = None) -> None:
         super().__init__(config)
         self.config = config
-        use_tcnn = config.backend == "tcnn" or (config.backend == "auto" and tcnn_available())
-        if use_tcnn:
-            self.encoding: nn.Module = TcnnGridEncoding(
-                config.levels,
-                config.features_per_level,
-                config.log2_hashmap_size,
-                config.base_resolution,
-                config.max_resolution,
-            )
-        else:
-            self.encoding = TorchGridEncoding(
-                config.levels,
-                config.features_per_level,
-                config.log2_hashmap_size,
-                config.base_resolution,
-                config.max_resolution,
-                config.dense_max_resolution,
-            )
+        kernel = config.backend == "tcnn" or (config.backend == "auto" and tcnn_available())
+        self.layout: GridLayout = layout or ("tcnn" if kernel else "torch")
+        # An explicit backend tcnn fails in TcnnGridEncoding without tiny-cuda-nn; auto falls back to the copy.
+        self.backend = "torch" if self.layout == "torch" else "tcnn" if kernel else "tcnn-layout-torch"
+        self.encoding = make_encoding(config, self.backend)
+        # Saved with the weights, so a checkpoint says which layout its grid tensors are in.
+        self.register_buffer("grid_backend", torch.tensor(BACKENDS.index(self.backend)))
+        self._register_load_state_dict_pre_hook(self._check_layout)
         self.mlp = nn.Sequential(
             nn.Linear(self.encoding.out_dim, config.hidden_dim), nn.ReLU(), nn.Linear(config.hidden_dim, FEATURE_DIM)
         )
+
+    def _check_layout(self, state: dict[str, Tensor], prefix: str, *_: object) -> None:
+        """Refuses weights of the other layout with how to convert, and keeps this field's own backend marker."""
+        own = {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
+        found = state_layout(own)
+        if found is not None and found != self.layout:
+            raise GridLayoutError(layout_mismatch_message(found, self.layout))
+        state[prefix + "grid_backend"] = self.grid_backend.clone()
 
     def encode(self, points: Float[Tensor, "N 3"]) -> Float[Tensor, "N 16"]:
         return self.mlp(self.encoding(points / self.bound))
@@ -74,3 +100,26 @@ class HashGridField(Field):
             "grid": list(self.encoding.parameters()),
             "mlp": [*self.mlp.parameters(), *self.color_head.parameters()],
         }
+
+
+def make_encoding(c: HashGridConfig, backend: str) -> nn.Module:
+    if backend == "tcnn":
+        return TcnnGridEncoding(c.levels, c.features_per_level, c.log2_hashmap_size, c.base_resolution,
+                                c.max_resolution)
+    if backend == "tcnn-layout-torch":
+        return TcnnLayoutGridEncoding(c.levels, c.features_per_level, c.log2_hashmap_size, c.base_resolution,
+                                      c.max_resolution)
+    return TorchGridEncoding(c.levels, c.features_per_level, c.log2_hashmap_size, c.base_resolution,
+                             c.max_resolution, c.dense_max_resolution)
+
+
+def layout_mismatch_message(found: GridLayout, wanted: GridLayout) -> str:
+    names = {"torch": "scoredream's torch", "tcnn": "tiny-cuda-nn's"}
+    # The way on without converting: torch-layout grids run anywhere (pure torch, also on CUDA); tcnn-layout ones
+    # are read anywhere by Checkpoint.build_field (render, export), but train fastest where tcnn is.
+    keep = ("resume it with --hashgrid.backend torch (pure torch, also on CUDA)" if found == "torch"
+            else "resume it where tiny-cuda-nn is installed (render and export read it on any machine)")
+    return (f"its hash grid is in {names[found]} layout but this field uses {names[wanted]}; the two place their "
+            "vertices differently (tiny-cuda-nn staggers each level by half a cell, with other resolutions and "
+            f"table sizes), so the weights cannot be mapped exactly. Either {keep}, or distil a copy in "
+            f"{names[wanted]} layout: scoredream convert RUN --to hashgrid --hashgrid.backend {wanted}")

@@ -15,6 +15,7 @@ from safetensors.torch import load_file, save_file
 from torch import Tensor, nn
 
 from scoredream.fields import Field
+from scoredream.fields.hashgrid import GridLayout, GridLayoutError, HashGridConfig, state_layout
 from scoredream.render.background import Background
 from scoredream.serialization import ConfigError, from_dict, to_dict
 from scoredream.train.config import GenerateConfig
@@ -37,7 +38,8 @@ class Checkpoint:
         return {k[len(prefix) + 1 :]: v for k, v in self.tensors.items() if k.startswith(prefix + ".")}
 
     def build_field(self, device: str | torch.device = "cpu") -> Field:
-        field = build_field(self.config, device)
+        """The field in the grid layout its weights were saved in, whichever backend this machine has."""
+        field = build_field(self.config, device, layout=state_layout(self.state("field")))
         load_module(field, self.state("field"), self.path)
         return field.eval()
 
@@ -47,16 +49,24 @@ class Checkpoint:
         return background.eval()
 
 
-def build_field(config: GenerateConfig, device: str | torch.device = "cpu") -> Field:
+def build_field(
+    config: GenerateConfig, device: str | torch.device = "cpu", layout: GridLayout | None = None
+) -> Field:
+    """`layout` (hash grids only; see `state_layout`) builds the grid whose weights a checkpoint holds; None: the
+    layout of the backend the config picks on `device`."""
     field_config = config.field_config()
     if hasattr(field_config, "backend") and torch.device(device).type != "cuda":
         field_config = type(field_config)(**{**field_config.__dict__, "backend": "torch"})
+    if isinstance(field_config, HashGridConfig):
+        return field_config.setup(layout).to(device)
     return field_config.setup().to(device)
 
 
 def load_module(module: nn.Module, state: dict[str, Tensor], path: Path) -> None:
     try:
         module.load_state_dict(state)
+    except GridLayoutError as e:
+        raise CheckpointError(f"cannot load {path}: {e}") from e
     except RuntimeError as e:
         raise CheckpointError(f"{path} does not match its config's architecture: {e}") from e
 
