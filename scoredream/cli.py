@@ -11,6 +11,7 @@ from typing import Annotated, Literal
 import tyro
 
 from scoredream.export.config import ExportConfig  # no torch: `scoredream --help` stays fast
+from scoredream.run_folder import RunFolder
 
 COMMANDS = {
     "generate": "turn a prompt into a 3D field (score distillation); writes checkpoint, previews, video",
@@ -18,6 +19,8 @@ COMMANDS = {
     "convert": "convert a checkpoint to another field architecture (hashgrid, mlp, tensorf, voxel) by PVD",
     "export": "export a checkpoint's surface as a coloured mesh: GLB, OBJ (+ MTL + PNG) or PLY",
     "ui": "open the Gradio app in a browser (generate, convert, export, past runs)",
+    "doctor": "check what this machine has (torch, GPU, tiny-cuda-nn, open3d, ffmpeg, the embedded prior, disk) and "
+    "what a run will use",
 }
 
 GENERATE_HELP = """Turn a text prompt into a 3D object by score distillation.
@@ -106,8 +109,8 @@ def cmd_generate(args: list[str]) -> int:
 
 
 def cmd_render(args: list[str]) -> int:
+    from scoredream.device import pick_device
     from scoredream.train import load_checkpoint
-    from scoredream.train.trainer import pick_device
     from scoredream.train.video import turntable_frames, write_video
 
     a = tyro.cli(RenderArgs, args=args, prog="scoredream render")
@@ -117,22 +120,21 @@ def cmd_render(args: list[str]) -> int:
     v = ckpt.config.video
     frames = turntable_frames(field, background, a.frames, a.resolution, a.elevation, v.distance, v.fovy,
                               ckpt.config.render)
-    run_dir = ckpt.path.parent.parent if ckpt.path.parent.name == "checkpoints" else ckpt.path.parent
-    out = write_video(frames, a.output or run_dir / f"turntable.{a.format}", a.fps)
+    out = write_video(frames, a.output or RunFolder.of(ckpt.path).turntable(a.format), a.fps)
     print(f"video: {out}")
     return 0
 
 
 def cmd_export(args: list[str]) -> int:
+    from scoredream.device import pick_device
     from scoredream.export import export_mesh
     from scoredream.train import load_checkpoint
-    from scoredream.train.trainer import pick_device
 
     a = tyro.cli(ExportArgs, args=args, prog="scoredream export")
+    a.mesh.validate()  # settings first: a typo fails before the checkpoint loads
     ckpt = load_checkpoint(a.checkpoint)
     field = ckpt.build_field(pick_device(a.device))
-    run_dir = ckpt.path.parent.parent if ckpt.path.parent.name == "checkpoints" else ckpt.path.parent
-    result = export_mesh(field, a.output or run_dir / f"mesh.{a.mesh.format}", a.mesh)
+    result = export_mesh(field, a.output or RunFolder.of(ckpt.path).mesh(a.mesh.format), a.mesh)
     print(f"mesh: {result.path} ({result.num_vertices} vertices, {result.num_faces} faces, "
           f"density threshold {result.threshold:.4g}, {sum(result.seconds.values()):.1f} s)")
     for extra in result.files[:-1]:
@@ -143,7 +145,7 @@ def cmd_export(args: list[str]) -> int:
 def cmd_convert(args: list[str]) -> int:
     from scoredream.convert import convert_checkpoint
     from scoredream.convert.args import ConvertArgs
-    from scoredream.train.trainer import pick_device
+    from scoredream.device import pick_device
 
     a = tyro.cli(ConvertArgs, args=args, prog="scoredream convert")
     result = convert_checkpoint(a.checkpoint, a.to, a.pvd, target_config=a.target_config(), output=a.output,
@@ -180,6 +182,12 @@ def cmd_ui(args: list[str]) -> int:
     return 0
 
 
+def cmd_doctor(args: list[str]) -> int:
+    from scoredream.doctor import main as doctor
+
+    return doctor(args)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] in ("-h", "--help") or argv[0] not in COMMANDS:
@@ -194,14 +202,18 @@ def main(argv: list[str] | None = None) -> int:
     from scoredream.errors import USER_ERRORS
 
     command = {"generate": cmd_generate, "render": cmd_render, "export": cmd_export, "convert": cmd_convert,
-               "ui": cmd_ui}[argv[0]]
+               "ui": cmd_ui, "doctor": cmd_doctor}[argv[0]]
     try:
         return command(argv[1:])
     except USER_ERRORS as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("interrupted; the last checkpoint is kept (resume with --resume)", file=sys.stderr)
+    except KeyboardInterrupt as e:
+        from scoredream.train.interrupt import Interrupted
+
+        saved = isinstance(e, Interrupted)
+        print(str(e) if saved else "interrupted; the last checkpoint written is kept (resume with --resume)",
+              file=sys.stderr)
         return 130
 
 

@@ -3,6 +3,7 @@
 from scoredream.export import ExportError
 from scoredream.priors import PriorLoadError, PromptError
 from scoredream.priors.perp_neg import PerpNegError
+from scoredream.run_folder import RunFolderBusy, RunFolderExists
 from scoredream.serialization import ConfigError
 from scoredream.train.checkpoint import CheckpointError
 from scoredream.train.trainer import TrainingDiverged
@@ -14,6 +15,8 @@ USER_ERRORS: tuple[type[BaseException], ...] = (
     ConfigError,
     CheckpointError,
     TrainingDiverged,
+    RunFolderBusy,  # another process writes the run
+    RunFolderExists,  # a new run into a finished one's folder
     ExportError,  # unknown format, no surface (EmptySurfaceError), bad settings, unwritable mesh path
     OSError,  # unwritable output folder, disk full
 )

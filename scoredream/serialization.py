@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import types
 import typing
 from pathlib import Path
@@ -24,6 +25,25 @@ def to_dict(obj: Any) -> Any:
     if isinstance(obj, Path):
         return str(obj)
     return obj
+
+
+def check_finite(obj: Any, where: str = "config") -> None:
+    """Refuse NaN and infinities anywhere in a config tree (tyro and JSON both accept them as floats): a NaN
+    guidance scale would otherwise run to the end with a zero gradient at every step."""
+    bad = [path for path, v in _floats(obj, where) if not math.isfinite(v)]
+    if bad:
+        raise ConfigError(f"{', '.join(bad)}: must be a finite number (got NaN or infinity)")
+
+
+def _floats(obj: Any, where: str) -> typing.Iterator[tuple[str, float]]:
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        for f in dataclasses.fields(obj):
+            yield from _floats(getattr(obj, f.name), f"{where}.{f.name}")
+    elif isinstance(obj, (list, tuple)):
+        for i, v in enumerate(obj):
+            yield from _floats(v, f"{where}[{i}]")
+    elif isinstance(obj, float):
+        yield where, obj
 
 
 def from_dict(cls: type[T], data: Any, where: str = "config") -> T:

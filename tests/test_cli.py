@@ -34,6 +34,11 @@ def test_generate_then_render(tmp_path, prior_folder, capsys):
     assert main(["generate", "--config", str(run / "config.json"), "--run-name", "again", "--train.steps", "1"]) == 0
     again = json.loads((tmp_path / "again" / "config.json").read_text())
     assert again["train"]["steps"] == 1 and again["prompt"] == "a red cube"
+    # The same run again without --resume is refused, and the finished run is untouched.
+    before = (run / "checkpoints" / "last.safetensors").read_bytes()
+    assert main(args) == 2
+    assert "already holds a run" in capsys.readouterr().err
+    assert (run / "checkpoints" / "last.safetensors").read_bytes() == before
 
 
 @pytest.mark.parametrize(
@@ -43,9 +48,18 @@ def test_generate_then_render(tmp_path, prior_folder, capsys):
         (["generate", "a cube", "--prior.model", "/no/such/folder"], "no model folder"),
         (["render", "/no/such/ckpt.safetensors"], "no checkpoint"),
         (["generate", "--config", "/no/such/config.json"], "cannot read config"),
+        (["generate", "a cube", "--prior.model", "{prior}", "--sds.guidance-scale", "nan"], "finite number"),
+        (["generate", "a cube", "--prior.model", "{prior}", "--sds.guidance-scale", "inf"], "finite number"),
+        (["generate", "a cube", "--prior.model", "{prior}", "--train.device", "cuda"], "no usable CUDA GPU"),
+        (["generate", "a cube", "--prior.model", "{prior}", "--sds.timesteps.max-start", "1.5"], "in [0, 1]"),
+        (["generate", "a cube", "--prior.model", "{prior}", "--resume"], "nothing to resume"),
+        (["export", "/no/such/run", "--target-faces", "-1"], "target_faces"),
     ],
 )
-def test_bad_input_gives_a_clear_error(tmp_path, prior_folder, capsys, args, message):
+def test_bad_input_gives_a_clear_error(tmp_path, prior_folder, capsys, monkeypatch, args, message):
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)  # as on CI's machines
     args = [a.replace("{prior}", prior_folder) for a in args] + ["--output-dir", str(tmp_path)] * (
         args[0] == "generate" and "--config" not in args
     )

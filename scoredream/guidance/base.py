@@ -38,6 +38,18 @@ class TimestepSchedule:
     end_step: int = 0
     """step where annealing ends (equal to start_step: a jump at that step)"""
 
+    def validate(self, where: str) -> None:
+        fractions = {"min_start": self.min_start, "min_end": self.min_end, "max_start": self.max_start,
+                     "max_end": self.max_end}
+        bad = [f"{where}.{k}={v}" for k, v in fractions.items() if not 0.0 <= v <= 1.0]
+        if bad:
+            raise ConfigError(f"t fractions must be in [0, 1]: {', '.join(bad)}")
+        if self.min_start > self.max_start or self.min_end > self.max_end:
+            raise ConfigError(f"{where}: the lowest t must not exceed the highest (min_start <= max_start, "
+                              "min_end <= max_end)")
+        if self.start_step < 0 or self.end_step < 0:
+            raise ConfigError(f"{where}.start_step and end_step must be >= 0")
+
     def fractions(self, step: int) -> tuple[float, float]:
         if self.end_step <= self.start_step:
             k = 0.0 if step < self.start_step else 1.0
@@ -48,8 +60,10 @@ class TimestepSchedule:
         return lo, max(hi, lo)
 
     def bounds(self, step: int, num_train_timesteps: int) -> tuple[int, int]:
+        # t = 1.0 means the last of the prior's timesteps (index num_train_timesteps - 1), not one past it.
         lo, hi = self.fractions(step)
-        return int(lo * num_train_timesteps), int(hi * num_train_timesteps)
+        last = num_train_timesteps - 1
+        return min(int(lo * num_train_timesteps), last), min(int(hi * num_train_timesteps), last)
 
     def sample(self, step: int, batch: int, num_train_timesteps: int, generator: torch.Generator | None) -> Tensor:
         lo, hi = self.bounds(step, num_train_timesteps)

@@ -26,7 +26,6 @@ from scoredream.guidance.base import (
     sds_weight,
     surrogate_loss,
 )
-from scoredream.guidance.lora import LoraUNet, load_lora_base
 from scoredream.guidance.sds import cfg_noise
 from scoredream.priors.diffusion_prior import DiffusionPrior
 from scoredream.priors.perp_neg import PerpNegConfig, TextConditions
@@ -82,6 +81,8 @@ class VSDGuidance:
     def __init__(self, config: VSDConfig, prior: DiffusionPrior) -> None:
         if config.particles < 1 or config.lora_rank < 1 or not 0 <= config.camera_dropout <= 1:
             raise ConfigError("vsd.particles and vsd.lora_rank must be >= 1 and vsd.camera_dropout in [0, 1]")
+        from scoredream.guidance import lora  # diffusers + peft: imported when a VSD run starts, not with its config
+
         self.config = config
         self.prior = prior
         self.guidance_scale = prior.guidance_scale("vsd", config.guidance_scale, REFERENCE_GUIDANCE_SCALE["vsd"])
@@ -90,7 +91,7 @@ class VSDGuidance:
         if config.lora_base:
             if config.share_unet:
                 raise ConfigError("vsd.share_unet applies only without vsd.lora_base")
-            unet, scheduler = load_lora_base(config.lora_base, prior.dtype, device)
+            unet, scheduler = lora.load_lora_base(config.lora_base, prior.dtype, device)
             check_compatible(prior, unet, scheduler)
             prediction_type = str(scheduler.config.prediction_type)
         else:
@@ -98,7 +99,7 @@ class VSDGuidance:
             prediction_type = prior.prediction_type
         if prediction_type not in ("epsilon", "v_prediction"):
             raise ConfigError(f"the VSD LoRA trains epsilon or v-prediction models, not {prediction_type}")
-        self.lora = LoraUNet(unet, config.lora_rank, prediction_type)
+        self.lora = lora.LoraUNet(unet, config.lora_rank, prediction_type)
         self.optimizer = torch.optim.AdamW(self.lora.trainable(), lr=config.lora_lr)
 
     def trainable_parameters(self) -> list[nn.Parameter]:

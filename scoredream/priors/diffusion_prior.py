@@ -9,7 +9,6 @@ from typing import Any, Literal
 
 import torch
 import torch.nn.functional as F
-from diffusers import DDPMScheduler
 from jaxtyping import Float
 from torch import Tensor, nn
 
@@ -98,6 +97,8 @@ class DiffusionPrior(nn.Module):
         self.unet, self.text_encoder, self.vae = unet, text_encoder, vae
         self.tokenizer = tokenizer
         # Training-time noise schedule only; DDPM's add_noise matches every epsilon/v model's forward process.
+        from diffusers import DDPMScheduler  # here, not at the top: configs import this module, and fast
+
         self.scheduler = DDPMScheduler.from_config(scheduler.config)
         self.source = source
         self.guidance_defaults = dict(guidance_defaults or {})

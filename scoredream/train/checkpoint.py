@@ -72,11 +72,15 @@ def load_module(module: nn.Module, state: dict[str, Tensor], path: Path) -> None
 
 
 def _atomic(path: Path, write: Any) -> None:
+    """Write to a temporary name, then rename: a crash or a full disk leaves the previous file whole."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
     try:
         write(tmp)
         os.replace(tmp, path)
+    except (OSError, SafetensorError, RuntimeError) as e:  # safetensors and torch.save wrap ENOSPC in their own types
+        kept = f"; the previous {path.name} is kept" if path.exists() else ""
+        raise CheckpointError(f"cannot write {path}: {e}{kept}") from e
     finally:
         tmp.unlink(missing_ok=True)
 
@@ -84,18 +88,30 @@ def _atomic(path: Path, write: Any) -> None:
 def save_checkpoint(
     path: Path, config: GenerateConfig, step: int, modules: dict[str, nn.Module], trainer_state: dict | None = None
 ) -> None:
+    """Weights to `path`; trainer state to a file named by its step, written first, so that whatever point a
+    kill -9 hits, the weights on disk always have their own step's state beside them (see `load_trainer_state`)."""
     tensors = {
         f"{name}.{k}": v.detach().contiguous().cpu()
         for name, module in modules.items()
         for k, v in module.state_dict().items()
     }
     meta = {"format": FORMAT, "step": str(step), "config": json.dumps(to_dict(config))}
-    _atomic(path, lambda p: save_file(tensors, str(p), metadata=meta))
     if trainer_state is not None:
-        _atomic(state_path(path), lambda p: torch.save(trainer_state, p))
+        _atomic(state_path(path, step), lambda p: torch.save({**trainer_state, "step": step}, p))
+    _atomic(path, lambda p: save_file(tensors, str(p), metadata=meta))
+    if trainer_state is not None:  # only now are older states unreferenced
+        for old in path.parent.glob(f"{path.stem}.state-*.pt"):
+            if old != state_path(path, step):
+                old.unlink(missing_ok=True)
+        legacy_state_path(path).unlink(missing_ok=True)
 
 
-def state_path(path: Path) -> Path:
+def state_path(path: Path, step: int) -> Path:
+    return path.with_name(f"{path.stem}.state-{step:08d}.pt")
+
+
+def legacy_state_path(path: Path) -> Path:
+    """Where runs written before the step-named states kept theirs."""
     return path.with_suffix(".state.pt")
 
 
@@ -125,8 +141,16 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
     return Checkpoint(config=config, step=step, tensors=tensors, path=path)
 
 
-def load_trainer_state(path: Path) -> dict:
+def load_trainer_state(path: Path, step: int) -> dict:
+    """The optimiser/RNG state saved with the weights at `step` (weights_only: tensors and plain types only)."""
+    candidates = [state_path(path, step), legacy_state_path(path)]
+    found = next((p for p in candidates if p.exists()), None)
+    if found is None:
+        raise CheckpointError(f"cannot resume from {path}: no trainer state for its step {step} beside it")
     try:
-        return torch.load(state_path(path), map_location="cpu", weights_only=True)
+        state = torch.load(found, map_location="cpu", weights_only=True)
     except Exception as e:  # unpickling errors come in many types
-        raise CheckpointError(f"cannot resume from {state_path(path)}: {e}") from e
+        raise CheckpointError(f"cannot resume from {found}: {e}") from e
+    if int(state.get("step", step)) != step:
+        raise CheckpointError(f"cannot resume: {found} is at step {state['step']} but {path.name} at step {step}")
+    return state

@@ -141,18 +141,30 @@ class GenerateConfig:
     def validate(self) -> None:
         """Cheap checks before any model loads, so a typo fails in a second, not after minutes."""
         from scoredream.priors import PromptError
-        from scoredream.serialization import ConfigError
+        from scoredream.serialization import ConfigError, check_finite
 
         if not self.prompt.strip():
             raise PromptError("the prompt is empty")
         if len(self.prompt) > MAX_PROMPT_CHARS:
             raise PromptError(f"the prompt is {len(self.prompt)} characters; at most {MAX_PROMPT_CHARS}")
+        check_finite(self)
         t = self.train
         if t.steps < 1 or t.batch_size < 1:
             raise ConfigError("train.steps and train.batch_size must be at least 1")
         if min(t.resolution, t.resolution_final) < 8 or max(t.resolution, t.resolution_final) > 2048:
             raise ConfigError("render resolutions must be between 8 and 2048 pixels")
+        if min(t.preview_every, t.checkpoint_every, t.resolution_switch_step, t.opacity_start_step) < 0:
+            raise ConfigError("train.preview_every, checkpoint_every, resolution_switch_step and opacity_start_step "
+                              "must be >= 0")
+        if t.log_every < 1:
+            raise ConfigError("train.log_every must be at least 1")
         if self.render.num_samples < 2:
             raise ConfigError("render.num_samples must be at least 2")
+        guidance = self.guidance_config()
+        guidance.timesteps.validate(f"{self.method}.timesteps")
+        if guidance.guidance_scale is not None and guidance.guidance_scale < 0:
+            raise ConfigError(f"{self.method}.guidance_scale must be >= 0, got {guidance.guidance_scale}")
+        if guidance.grad_clip is not None and guidance.grad_clip <= 0:
+            raise ConfigError(f"{self.method}.grad_clip must be positive (or unset), got {guidance.grad_clip}")
         if self.export.enabled:
             self.export.validate()

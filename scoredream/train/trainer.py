@@ -17,19 +17,38 @@ import torch
 from PIL import Image
 from tqdm.auto import tqdm
 
+from scoredream.device import pick_device
 from scoredream.export import EmptySurfaceError, export_mesh
+from scoredream.fields import Field
+from scoredream.fields.hashgrid import GridLayout, state_layout
+from scoredream.guidance import Guidance
 from scoredream.priors import DiffusionPrior, PromptEmbeddings
+from scoredream.render.background import Background
 from scoredream.render.cameras import orbit_cameras
 from scoredream.render.volume import render
-from scoredream.serialization import save_json, to_dict
-from scoredream.train.checkpoint import build_field, load_checkpoint, load_module, load_trainer_state, save_checkpoint
-from scoredream.train.config import GenerateConfig
+from scoredream.run_folder import RunFolder, RunFolderExists
+from scoredream.serialization import ConfigError, save_json, to_dict
+from scoredream.train.checkpoint import (
+    Checkpoint,
+    CheckpointError,
+    build_field,
+    load_checkpoint,
+    load_module,
+    load_trainer_state,
+    save_checkpoint,
+)
+from scoredream.train.config import GenerateConfig, OptimConfig
+from scoredream.train.interrupt import Interrupted, stop_on_interrupt
 from scoredream.train.particles import render_particles
+from scoredream.train.preflight import check_run_can_finish
 from scoredream.train.video import turntable_frames, write_video
 
 
 class TrainingDiverged(RuntimeError):
     """The loss became NaN or infinite; the last good checkpoint is kept."""
+
+
+__all__ = ["Interrupted", "RunResult", "StepInfo", "TrainingDiverged", "generate", "pick_device", "save_preview"]
 
 
 @dataclass
@@ -53,18 +72,40 @@ class RunResult:
     history: list[dict[str, float]] = field(default_factory=list)
 
 
-def pick_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
-
-
 def opacity_regularisers(opacity: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Sparsity (threestudio: mean sqrt(o^2 + 0.01)) and binarisation (entropy of o, pushes to 0 or 1)."""
     sparsity = (opacity**2 + 0.01).sqrt().mean()
     o = opacity.clamp(1e-4, 1 - 1e-4)
     binary = -(o * o.log() + (1 - o) * (1 - o).log()).mean()
     return sparsity, binary
+
+
+@dataclass
+class Run:
+    """Everything one generation run optimises, built from its config (stage 2 of `generate`)."""
+
+    config: GenerateConfig
+    folder: RunFolder
+    prompt: PromptEmbeddings
+    particles: list[Field]  # particles[0] is the field the run outputs; VSD adds more
+    background: Background
+    guidance: Guidance
+    optimizer: torch.optim.Optimizer
+    generator: torch.Generator
+    start: int = 0
+    history: list[dict[str, float]] = field(default_factory=list)
+
+    def modules(self) -> dict[str, torch.nn.Module]:
+        modules = {"field": self.particles[0], "background": self.background, "guidance": self.guidance}
+        modules.update({f"particle{i}": f for i, f in enumerate(self.particles[1:], 1)})
+        return modules  # type: ignore[return-value]
+
+    def save(self, step: int) -> None:
+        keys = sorted({k for row in self.history for k in row})
+        rows = torch.tensor([[row.get(k, float("nan")) for k in keys] for row in self.history], dtype=torch.float64)
+        state = {"optimizer": self.optimizer.state_dict(), "generator": self.generator.get_state(),
+                 "history": rows, "history_keys": keys}
+        save_checkpoint(self.folder.checkpoint, self.config, step, self.modules(), state)
 
 
 def generate(
@@ -76,110 +117,160 @@ def generate(
     should_stop: Callable[[], bool] | None = None,
     progress: bool = True,
 ) -> RunResult:
+    """1. check (no model loaded yet), 2. build, 3. restore, 4. optimise, 5. finish (video, mesh)."""
     config.validate()
     device = pick_device(config.train.device)
-    prior = prior if prior is not None else config.prior.setup(device)
-    prompt = PromptEmbeddings(prior, config.prompt, config.negative_prompt, config.prompts)
-    run_dir = config.run_dir()
-    ckpt_path = run_dir / "checkpoints" / "last.safetensors"
-    (run_dir / "previews").mkdir(parents=True, exist_ok=True)
+    folder = RunFolder(config.run_dir())
+    check_run_can_finish(config, folder)
+    with folder.lock():
+        resumed = resume_point(folder, config, resume)
+        prior = prior if prior is not None else config.prior.setup(device)
+        # A resumed hash grid keeps the layout its weights were trained in (tiny-cuda-nn's or ours).
+        layout = state_layout(resumed.state("field")) if resumed is not None else None
+        run = build_run(config, folder, prior, device, layout)
+        if resumed is not None:
+            restore_run(run, resumed)
+        write_run_settings(run, prior)
+        with stop_on_interrupt() as interrupted:
+            step, stopped = optimise(run, on_step, lambda: interrupted.is_set() or bool(should_stop and should_stop()),
+                                     progress)
+            run.save(step)
+        if interrupted.is_set():
+            raise Interrupted(step, folder.checkpoint)
+        return finish(run, step, stopped)
 
+
+def resume_point(folder: RunFolder, config: GenerateConfig, resume: bool) -> Checkpoint | None:
+    """The checkpoint to resume from, or None for a new run; refuses what would silently lose or relabel work."""
+    if not resume:
+        if folder.holds_run():
+            raise RunFolderExists(f"the run folder {folder.root} already holds a run; continue it with --resume, or "
+                                  "start a new one under another --run-name")
+        return None
+    if not folder.checkpoint.exists():
+        raise CheckpointError(f"nothing to resume: {folder.checkpoint} does not exist (run without --resume to "
+                              "start this run)")
+    ckpt = load_checkpoint(folder.checkpoint)
+    if ckpt.step > config.train.steps:
+        raise ConfigError(f"the checkpoint is at step {ckpt.step}, past --train.steps {config.train.steps}; ask for "
+                          f"at least {ckpt.step} steps to resume it")
+    return ckpt
+
+
+def build_run(config: GenerateConfig, folder: RunFolder, prior: DiffusionPrior, device: torch.device,
+              layout: GridLayout | None = None) -> Run:
+    prompt = PromptEmbeddings(prior, config.prompt, config.negative_prompt, config.prompts)
     torch.manual_seed(config.train.seed)
-    field_ = build_field(config, device)
-    particles = [field_] + [build_field(config, device) for _ in range(config.particles() - 1)]
+    particles = [build_field(config, device, layout) for _ in range(config.particles())]
     background = config.background.setup().to(device)
     guidance = config.guidance_config().setup(prior)
     groups = {k: [p for f in particles for p in f.param_groups()[k]] for k in ("grid", "mlp")}
-    opt = config.optim
     optimizer = torch.optim.AdamW(
-        [
-            {"params": groups["grid"], "lr": opt.lr_grid},
-            {"params": groups["mlp"], "lr": opt.lr_mlp},
-            {"params": list(background.parameters()), "lr": opt.lr_background},
-        ],
-        betas=opt.betas,
-        eps=opt.eps,
-        weight_decay=opt.weight_decay,
+        [{"params": groups["grid"]}, {"params": groups["mlp"]}, {"params": list(background.parameters())}]
     )
+    apply_optim_settings(optimizer, config.optim)
     generator = torch.Generator().manual_seed(config.train.seed)
-    start, history = 0, []
-    if resume and ckpt_path.exists():
-        ckpt = load_checkpoint(ckpt_path)
-        load_module(field_, ckpt.state("field"), ckpt_path)
-        for i, f in enumerate(particles[1:], 1):
-            load_module(f, ckpt.state(f"particle{i}"), ckpt_path)
-        load_module(background, ckpt.state("background"), ckpt_path)
-        if ckpt.state("guidance"):
-            guidance.load_state_dict(ckpt.state("guidance"))
-        state = load_trainer_state(ckpt_path)
-        optimizer.load_state_dict(state["optimizer"])
-        generator.set_state(state["generator"])
-        start, history = ckpt.step, [dict(zip(state["history_keys"], row, strict=True)) for row in
-                                     state["history"].tolist()] if "history" in state else []
-    save_json(config, run_dir / "config.json")
+    return Run(config, folder, prompt, particles, background, guidance, optimizer, generator)
+
+
+def apply_optim_settings(optimizer: torch.optim.Optimizer, opt: OptimConfig) -> None:
+    """The config's learning rates and AdamW settings, also over a resumed optimiser's saved ones: a resume with a
+    new learning rate trains with it, as config.json then says."""
+    for group, lr in zip(optimizer.param_groups, (opt.lr_grid, opt.lr_mlp, opt.lr_background), strict=True):
+        group.update(lr=lr, betas=opt.betas, eps=opt.eps, weight_decay=opt.weight_decay)
+
+
+def restore_run(run: Run, ckpt: Checkpoint) -> None:
+    path, step = ckpt.path, ckpt.step
+    for name, module in run.modules().items():
+        if name == "guidance":
+            if ckpt.state("guidance"):
+                run.guidance.load_state_dict(ckpt.state("guidance"))
+        else:
+            load_module(module, ckpt.state(name), path)
+    state = load_trainer_state(path, step)
+    run.optimizer.load_state_dict(state["optimizer"])
+    apply_optim_settings(run.optimizer, run.config.optim)
+    run.generator.set_state(state["generator"])
+    run.start = step
+    if "history" in state:
+        run.history = [dict(zip(state["history_keys"], row, strict=True)) for row in state["history"].tolist()]
+
+
+def write_run_settings(run: Run, prior: DiffusionPrior) -> None:
+    save_json(run.config, run.folder.config)
     # What the method actually uses once the prior's recommendations are applied (config.json keeps the request).
-    effective = {"method": config.method, "prior": prior.source, "guidance_scale": guidance.guidance_scale,
-                 "timesteps": to_dict(guidance.timesteps)}
-    save_json(effective, run_dir / "guidance.json")
+    g = run.guidance
+    effective = {"method": run.config.method, "prior": prior.source, "guidance_scale": g.guidance_scale,
+                 "timesteps": to_dict(g.timesteps)}
+    save_json(effective, run.folder.guidance)
 
-    def checkpoint(step: int) -> None:
-        keys = sorted({k for row in history for k in row})
-        rows = torch.tensor([[row.get(k, float("nan")) for k in keys] for row in history], dtype=torch.float64)
-        state = {"optimizer": optimizer.state_dict(), "generator": generator.get_state(), "step": step,
-                 "history": rows, "history_keys": keys}
-        modules = {"field": field_, "background": background, "guidance": guidance}
-        modules.update({f"particle{i}": f for i, f in enumerate(particles[1:], 1)})
-        save_checkpoint(ckpt_path, config, step, modules, state)
 
-    t0, stopped, step = time.perf_counter(), False, start
-    bar = tqdm(total=config.train.steps, initial=start, disable=not progress, desc="generate", unit="step")
-    for step in range(start, config.train.steps):
-        if should_stop is not None and should_stop():
-            stopped = True
-            break
-        cams = config.cameras.sample(config.train.batch_size * len(particles), generator).to(device)
-        res = config.train.resolution_at(step)
-        rgb, opacity = render_particles(particles, cams, res, background, config.render, generator)
-        g = guidance(rgb, cams, prompt, step, generator)
-        sparsity, binary = opacity_regularisers(opacity)
-        loss = g.loss + config.train.sparsity_weight * sparsity
-        if step >= config.train.opacity_start_step:
-            loss = loss + config.train.opacity_weight * binary
-        if not torch.isfinite(loss):
-            bar.close()
-            raise TrainingDiverged(
-                f"loss is {loss.item()} at step {step}; the last good checkpoint is {ckpt_path}. "
-                "Lower the learning rates or guidance scale, or set --sds.grad-clip."
-            )
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        row = {"step": step + 1, "loss": loss.item(), "guidance_loss": g.loss.item(), "grad_norm": g.grad_norm,
-               "t": float(g.timesteps.float().mean()), "opacity": opacity.mean().item(), **g.stats}
-        history.append(row)
-        bar.update(1)
-        if (step + 1) % config.train.log_every == 0:
-            bar.set_postfix(loss=f"{row['loss']:.4g}", t=int(row["t"]))
-        preview = None
-        if config.train.preview_every and (step + 1) % config.train.preview_every == 0:
-            preview = save_preview(field_, background, config, run_dir / "previews" / f"step_{step + 1:06d}.png")
-        if config.train.checkpoint_every and (step + 1) % config.train.checkpoint_every == 0:
-            checkpoint(step + 1)
-        if on_step is not None:
-            on_step(StepInfo(step + 1, config.train.steps, row["loss"], row, time.perf_counter() - t0, preview))
-    else:
-        step = config.train.steps
-    bar.close()
-    checkpoint(step)
-    result = RunResult(run_dir=run_dir, checkpoint=ckpt_path, step=step, stopped=stopped, history=history)
-    if not stopped and config.video.enabled:
+def optimise(run: Run, on_step: Callable[[StepInfo], None] | None, should_stop: Callable[[], bool],
+             progress: bool) -> tuple[int, bool]:
+    """Steps from run.start to train.steps; returns (steps completed, whether it stopped early)."""
+    config, t0 = run.config, time.perf_counter()
+    run.folder.previews.mkdir(parents=True, exist_ok=True)
+    bar = tqdm(total=config.train.steps, initial=run.start, disable=not progress, desc="generate", unit="step")
+    try:
+        for step in range(run.start, config.train.steps):
+            if should_stop():
+                return step, True
+            row = optimisation_step(run, step)
+            bar.update(1)
+            if (step + 1) % config.train.log_every == 0:
+                bar.set_postfix(loss=f"{row['loss']:.4g}", t=int(row["t"]))
+            preview = None
+            if config.train.preview_every and (step + 1) % config.train.preview_every == 0:
+                preview = save_preview(run.particles[0], run.background, config, run.folder.preview(step + 1))
+            if config.train.checkpoint_every and (step + 1) % config.train.checkpoint_every == 0:
+                run.save(step + 1)
+            if on_step is not None:
+                on_step(StepInfo(step + 1, config.train.steps, row["loss"], row, time.perf_counter() - t0, preview))
+    finally:
+        bar.close()
+    return config.train.steps, False
+
+
+def optimisation_step(run: Run, step: int) -> dict[str, float]:
+    config, generator = run.config, run.generator
+    cams = config.cameras.sample(config.train.batch_size * len(run.particles), generator)
+    cams = cams.to(next(run.particles[0].parameters()).device)
+    rgb, opacity = render_particles(run.particles, cams, config.train.resolution_at(step), run.background,
+                                    config.render, generator)
+    g = run.guidance(rgb, cams, run.prompt, step, generator)
+    sparsity, binary = opacity_regularisers(opacity)
+    loss = g.loss + config.train.sparsity_weight * sparsity
+    if step >= config.train.opacity_start_step:
+        loss = loss + config.train.opacity_weight * binary
+    if not torch.isfinite(loss):
+        raise TrainingDiverged(
+            f"loss is {loss.item()} at step {step}; the last good checkpoint is {run.folder.checkpoint}. "
+            "Lower the learning rates or guidance scale, or set --sds.grad-clip."
+        )
+    run.optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    run.optimizer.step()
+    row = {"step": step + 1, "loss": loss.item(), "guidance_loss": g.loss.item(), "grad_norm": g.grad_norm,
+           "t": float(g.timesteps.float().mean()), "opacity": opacity.mean().item(), **g.stats}
+    run.history.append(row)
+    return row
+
+
+def finish(run: Run, step: int, stopped: bool) -> RunResult:
+    config, folder, field_ = run.config, run.folder, run.particles[0]
+    result = RunResult(run_dir=folder.root, checkpoint=folder.checkpoint, step=step, stopped=stopped,
+                       history=run.history)
+    if stopped:
+        return result
+    if config.video.enabled:
         v = config.video
-        frames = turntable_frames(field_, background, v.frames, v.resolution, v.elevation, v.distance, v.fovy,
+        frames = turntable_frames(field_, run.background, v.frames, v.resolution, v.elevation, v.distance, v.fovy,
                                   config.render)
-        result.video = write_video(frames, run_dir / f"turntable.{v.format}", v.fps)
-    if not stopped and config.export.enabled:
+        result.video = write_video(frames, folder.turntable(v.format), v.fps)
+    if config.export.enabled:
         try:
-            result.mesh = export_mesh(field_, run_dir / f"mesh.{config.export.format}", config.export).path
+            result.mesh = export_mesh(field_, folder.mesh(config.export.format), config.export).path
         except EmptySurfaceError as e:
             # The run itself succeeded; a field without a surface yet (too few steps) warrants a warning, not a crash.
             warnings.warn(f"no mesh exported: {e}", stacklevel=2)
