@@ -16,6 +16,7 @@ import torch
 
 from scoredream.convert.pvd import DistillStep, PVDConfig, distill
 from scoredream.fields import FIELD_CONFIGS, FieldConfig, FieldKind
+from scoredream.run_folder import RunFolder
 from scoredream.serialization import ConfigError, save_json
 from scoredream.train.checkpoint import build_field, load_checkpoint, save_checkpoint
 
@@ -36,8 +37,10 @@ class ConvertResult:
 
 def default_output(checkpoint: Path, target: str) -> Path:
     """`<run>-<target>/checkpoints/last.safetensors` next to the source run folder."""
-    run = checkpoint.parent.parent if checkpoint.parent.name == "checkpoints" else checkpoint.parent / checkpoint.stem
-    return run.with_name(f"{run.name}-{target}") / "checkpoints" / "last.safetensors"
+    # A loose checkpoint file (not in a run folder's checkpoints/) names the run after itself.
+    in_run = checkpoint.parent.name == "checkpoints"
+    run = RunFolder.of(checkpoint).root if in_run else checkpoint.parent / checkpoint.stem
+    return RunFolder(run.with_name(f"{run.name}-{target}")).checkpoint
 
 
 def convert_checkpoint(
@@ -68,13 +71,14 @@ def convert_checkpoint(
         raise ConfigError(f"target_config is a {type(target_config).__name__}, not a config for {target!r}")
     new_config = dataclasses.replace(source, field=target, **{target: target_config})
     output = Path(output) if output is not None else default_output(ckpt.path, target)
-    run_dir = output.parent.parent if output.parent.name == "checkpoints" else output.parent
+    run_dir = RunFolder.of(output).root
     new_config = dataclasses.replace(new_config, output_dir=run_dir.parent, run_name=run_dir.name)
 
     teacher = ckpt.build_field(device)
     torch.manual_seed(config.seed)
-    student = build_field(new_config, device)
+    # A copy keeps the teacher's grid layout (tiny-cuda-nn's or ours); a distilled student gets this machine's.
     copied = source.field == target and source.field_config() == target_config
+    student = build_field(new_config, device, layout=getattr(teacher, "layout", None) if copied else None)
     if copied:
         student.load_state_dict(teacher.state_dict())
         steps, seconds, stopped, history = 0, 0.0, False, []
@@ -83,7 +87,7 @@ def convert_checkpoint(
                          progress=progress)
         steps, seconds, stopped, history = result.steps, result.seconds, result.stopped, result.history
     save_checkpoint(output, new_config, steps, {"field": student, "background": ckpt.build_background(device)})
-    save_json(new_config, run_dir / "config.json")
+    save_json(new_config, RunFolder(run_dir).config)
     return ConvertResult(
         checkpoint=output, run_dir=run_dir, source_kind=source.field, target_kind=target, copied=copied,
         steps=steps, seconds=seconds, stopped=stopped, parameters=sum(p.numel() for p in student.parameters()),
