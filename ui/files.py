@@ -6,6 +6,7 @@ import json
 import re
 import shutil
 import uuid
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,6 +31,24 @@ def inside(root: Path, relative: str | Path) -> Path:
     return path
 
 
+ABSOLUTE_PATH = re.compile(r"(?<![\w.~/:-])/[^\s'\"`:;,()]+")
+"""An absolute POSIX path inside a message: a `/` not preceded by a name character, up to a space or quote."""
+
+
+def public_text(message: str, outputs: Path) -> str:
+    """`message` for users: paths inside `outputs` relative to it, any other absolute path cut to `.../name`."""
+    roots = [str(outputs.resolve()), str(outputs.absolute())]
+
+    def shown(match: re.Match[str]) -> str:
+        path = match.group(0)
+        for root in roots:
+            if path == root or path.startswith(root + "/"):
+                return path[len(root) + 1:] or "the outputs folder"
+        return f".../{Path(path).name}" if Path(path).name else "..."
+
+    return ABSOLUTE_PATH.sub(shown, message)
+
+
 def safe_name(name: str, max_len: int = 64) -> str:
     stem = re.sub(r"[^A-Za-z0-9._-]+", "-", Path(name).name).strip(".-")
     return stem[:max_len] or "file"
@@ -44,10 +63,10 @@ def store_upload(uploaded: str | Path, outputs: Path) -> Path:
     return dest
 
 
-def unique_name(folder: Path, base: str) -> str:
-    """`base` (sanitised), or `base-2`, `base-3`, ... if that name is taken in folder."""
+def unique_name(folder: Path, base: str, taken: Collection[str] = ()) -> str:
+    """`base` (sanitised), or `base-2`, `base-3`, ... if that name is in folder or `taken` (by a queued job)."""
     name, n = safe_name(base), 2
-    while (folder / name).exists():
+    while (folder / name).exists() or name in taken:
         name, n = f"{safe_name(base)}-{n}", n + 1
     return name
 

@@ -1,4 +1,9 @@
-"""Event handlers: plain values in, plain values out. Bad input becomes a one-line message, never a traceback."""
+"""Event handlers: plain values in, plain values out. Bad input becomes a one-line message, never a traceback.
+
+Jobs belong to whoever holds their secret key: each browser session keeps the keys of the jobs it started (`Keys`),
+and sees, stops, follows and resumes only those jobs and the run folders they made; of other sessions' jobs it sees
+only how many run before its own.
+"""
 
 from __future__ import annotations
 
@@ -13,8 +18,8 @@ from scoredream.export import ExportConfig
 from scoredream.fields import FieldKind
 from scoredream.serialization import ConfigError
 from scoredream.train import load_checkpoint
-from ui.files import RunInfo, UnsafePath, inside, list_runs, run_info, store_upload, unique_name
-from ui.jobs import ACTIVE, Job, JobRunner
+from ui.files import RunInfo, UnsafePath, inside, list_runs, public_text, run_info, store_upload, unique_name
+from ui.jobs import ACTIVE, Job, JobRunner, Work
 from ui.tasks import (
     GenerateForm,
     PriorCache,
@@ -31,16 +36,19 @@ ERRORS = (*USER_ERRORS, UnsafePath)
 RESULT_ORDER = ("checkpoint", "mesh", "video")
 # Typed columns even when empty: the plot fixes its axis types on the first value it gets.
 EMPTY_LOSSES = pd.DataFrame({"step": pd.Series(dtype="int64"), "loss": pd.Series(dtype="float64")})
+KINDS = ("generate", "convert", "export")
+Keys = list[str]
+"""The secret keys of one browser session's jobs, oldest first (a gr.State, saved in the browser's localStorage)."""
+Started = tuple[str, str, Keys, bool]
+"""(job key, message, the session's keys, poll?) from a handler that starts a job"""
 
 
-def error_text(e: BaseException) -> str:
-    return f"**error:** {e}"
-
-
-def whole(value: float | None, name: str) -> int:
-    """A form number as an int; an emptied number box is a user error, not a crash."""
+def whole(value: float | None, name: str, minimum: int | None = None) -> int:
+    """A form number as an int; an emptied or too small number box is a user error, not a crash."""
     if value is None:
         raise ConfigError(f"{name} is empty")
+    if minimum is not None and value < minimum:
+        raise ConfigError(f"{name} must be at least {minimum}, not {value:g}")
     return int(value)
 
 
@@ -52,6 +60,38 @@ def clock(seconds: float) -> str:
 class Handlers:
     def __init__(self, outputs: Path, runner: JobRunner, priors: PriorCache) -> None:
         self.outputs, self.runner, self.priors = outputs.resolve(), runner, priors
+        self.run_keys: dict[str, set[str]] = {}
+        """run folder name -> keys of the jobs that ran in it; a session may use a run if it holds one of them"""
+
+    def error_text(self, e: BaseException | str) -> str:
+        """A one-line message for users, with paths shown relative to the outputs folder."""
+        return f"**error:** {public_text(str(e), self.outputs)}"
+
+    # ---- ownership ------------------------------------------------------------------------------------------
+    def own(self, keys: Keys | None, *more: str) -> Keys:
+        """This session's keys (saved ones from the browser are checked) plus `more`, without unknown or repeated
+        keys."""
+        valid = [k for k in [*(keys or []), *more] if isinstance(k, str) and self.runner.get(k) is not None]
+        return list(dict.fromkeys(valid))
+
+    def submit(self, kind: str, title: str, device: str, work: Work, keys: Keys, run: str | None = None) -> Job:
+        job = self.runner.submit(kind, title, device, work)
+        if run is not None:
+            self.run_keys.setdefault(run, set()).add(job.key)
+        keys.append(job.key)
+        return job
+
+    def may_use(self, run_name: str, keys: Keys | None) -> bool:
+        owners = self.run_keys.get(run_name)
+        return not owners or not owners.isdisjoint(keys or [])
+
+    def run_path(self, run_name: str | None, keys: Keys | None) -> Path:
+        """A path inside the outputs folder, unless it lies in a run folder another session's job made."""
+        path = inside(self.outputs, run_name or "")
+        top = path.relative_to(self.outputs).parts[:1]
+        if top and not self.may_use(top[0], keys):
+            raise UnsafePath(f"'{run_name}' belongs to another session's job")
+        return path
 
     # ---- jobs -----------------------------------------------------------------------------------------------
     def status_text(self, job: Job) -> str:
@@ -66,7 +106,7 @@ class Handlers:
         if job.status == "stopped":
             return f"{head}: stopped at step {job.step}; the result so far is saved"
         if job.status == "failed":
-            return f"{head}: {error_text(job.error)}"
+            return f"{head}: {self.error_text(job.error)}"
         return f"{head}: {job.status}"
 
     @staticmethod
@@ -91,100 +131,110 @@ class Handlers:
         extras = [str(v) for k, v in job.results.items() if k.startswith("file:")]
         return [str(job.results[k]) for k in RESULT_ORDER if k in job.results] + extras
 
-    def find(self, job_id: str, kind: str) -> tuple[Job | None, str]:
-        job = self.runner.get((job_id or "").strip())
+    def find(self, key: str, kind: str) -> tuple[Job | None, str]:
+        """The job with this secret key (its short id finds nothing) and its status line."""
+        key = (key or "").strip()
+        job = self.runner.get(key)
         if job is None or job.kind != kind:
-            return None, error_text(f"no {kind} job '{job_id}'") if (job_id or "").strip() else "no job yet"
+            return None, self.error_text(f"no {kind} job with the key '{key}'") if key else "no job yet"
         return job, self.status_text(job)
 
-    def poll(self, job_id: str) -> tuple[Any, ...]:
+    def poll(self, key: str) -> tuple[Any, ...]:
         """Status, progress, preview, losses, video, mesh, files, and whether to keep polling."""
-        job, message = self.find(job_id, "generate")
+        job, message = self.find(key, "generate")
         if job is None:
             return message, "", None, EMPTY_LOSSES, None, None, [], False
         video, mesh = job.results.get("video"), job.results.get("mesh")
         return (message, self.progress_html(job), job.preview and str(job.preview), self.loss_frame(job),
                 video and str(video), mesh and str(mesh), self.result_files(job), job.status in ACTIVE)
 
-    def stop(self, job_id: str) -> str:
-        job = self.runner.stop((job_id or "").strip())
+    def stop(self, key: str) -> str:
+        key = (key or "").strip()
+        job = self.runner.stop(key) if key else None
         if job is None:
-            return error_text(f"no job '{job_id}'")
+            return self.error_text(f"no job with the key '{key}'") if key else "no job to stop"
         if job.status == "cancelled":
             return f"job `{job.id}` left the queue before it started"
         if job.status != "running":
             return f"job `{job.id}` has already ended ({job.status})"
         return f"stopping job `{job.id}` at its next step; its last checkpoint will be kept"
 
-    def attach(self, kind: str, wanted: str = "") -> str:
-        """The job a freshly opened page should watch: the one asked for (?job=ID), else the newest active."""
-        job = self.runner.get(wanted)
-        if job is not None and job.kind == kind:
-            return job.id
-        return next((j.id for j in self.runner.jobs() if j.kind == kind and j.status in ACTIVE), "")
+    def attach(self, kind: str, keys: Keys, wanted: str = "") -> str:
+        """The job of this kind a freshly opened page watches: the one asked for (?job=KEY), else this session's
+        newest active one."""
+        jobs = [j for j in map(self.runner.get, [wanted, *reversed(keys)]) if j is not None and j.kind == kind]
+        chosen = next((j for j in jobs if j.key == wanted or j.status in ACTIVE), None)
+        return chosen.key if chosen else ""
 
-    def jobs_table(self) -> pd.DataFrame:
+    def jobs_table(self, keys: Keys | None) -> pd.DataFrame:
+        """This session's jobs, newest first."""
+        mine = set(keys or [])
         rows = [{"id": j.id, "kind": j.kind, "what": j.title, "status": j.status,
                  "queue": self.runner.ahead(j) + 1 if j.status == "queued" else "", "step": f"{j.step}/{j.total}"}
-                for j in self.runner.jobs()]
+                for j in self.runner.jobs() if j.key in mine]
         return pd.DataFrame(rows, columns=["id", "kind", "what", "status", "queue", "step"])
 
     # ---- generate -------------------------------------------------------------------------------------------
     def start_generate(self, prompt: str, negative_prompt: str, model: str, method: str, field: str, steps: float,
                        guidance_scale: float, seed: float, resolution: float, preview_every: float, device: str,
-                       overrides: str) -> tuple[str, str, bool]:
-        """Returns (job id, message, poll?); on bad input the id is empty and the message says why."""
+                       overrides: str, keys: Keys | None = None) -> Started:
+        """Returns (job key, message, session keys, poll?); on bad input the key is empty and the message says why."""
+        keys = self.own(keys)
         try:
             form = GenerateForm(prompt or "", negative_prompt or "", model or "embedded", method, field,
-                                whole(steps, "steps"), guidance_scale, whole(seed, "seed"),
-                                whole(resolution, "render resolution"), whole(preview_every, "preview every"),
+                                whole(steps, "steps", 1), guidance_scale, whole(seed, "seed"),
+                                whole(resolution, "render resolution"), whole(preview_every, "preview every", 0),
                                 device or "auto", overrides or "")
-            config = generate_config(form, self.outputs)
+            config = generate_config(form, self.outputs, taken=self.run_keys)
             device = device_name(config.train.device)
         except ERRORS as e:
-            return "", error_text(e), False
-        job = self.runner.submit("generate", config.prompt[:60], device, generate_work(config, self.priors))
-        return job.id, self.status_text(job), True
+            return "", self.error_text(e), keys, False
+        job = self.submit("generate", config.prompt[:60], device, generate_work(config, self.priors), keys,
+                          run=config.run_name)
+        return job.key, self.status_text(job), keys, True
 
-    def resume(self, run_name: str) -> tuple[str, str, bool]:
+    def resume(self, run_name: str, keys: Keys | None = None) -> Started:
+        keys = self.own(keys)
         try:
-            config = resume_config(inside(self.outputs, run_name))
+            folder = self.run_path(run_name, keys)
+            config = resume_config(folder)
             device = device_name(config.train.device)
         except ERRORS as e:
-            return "", error_text(e), False
+            return "", self.error_text(e), keys, False
         work = generate_work(config, self.priors, resume=True)
-        job = self.runner.submit("generate", f"resume {run_name}", device, work)
-        return job.id, self.status_text(job), True
+        job = self.submit("generate", f"resume {run_name}", device, work, keys, run=folder.name)
+        return job.key, self.status_text(job), keys, True
 
     # ---- runs -----------------------------------------------------------------------------------------------
-    def runs(self) -> list[RunInfo]:
-        return list_runs(self.outputs)
+    def runs(self, keys: Keys | None = None) -> list[RunInfo]:
+        """Run folders, without those that other sessions' jobs made."""
+        return [r for r in list_runs(self.outputs) if self.may_use(r.name, keys)]
 
-    def shown_runs(self) -> list[RunInfo]:
+    def shown_runs(self, keys: Keys | None = None) -> list[RunInfo]:
         """Runs with a thumbnail, in gallery order."""
-        return [r for r in self.runs() if r.thumbnail is not None]
+        return [r for r in self.runs(keys) if r.thumbnail is not None]
 
-    def gallery(self) -> list[tuple[str, str]]:
-        return [(str(r.thumbnail), r.label) for r in self.shown_runs()]
+    def gallery(self, keys: Keys | None = None) -> list[tuple[str, str]]:
+        return [(str(r.thumbnail), r.label) for r in self.shown_runs(keys)]
 
-    def run_names(self) -> list[str]:
-        return [r.name for r in self.runs()]
+    def run_names(self, keys: Keys | None = None) -> list[str]:
+        return [r.name for r in self.runs(keys)]
 
-    def open_run(self, run_name: str) -> tuple[str, str | None, str | None, list[str]]:
+    def open_run(self, run_name: str, keys: Keys | None = None) -> tuple[str, str | None, str | None, list[str]]:
         """Summary, video, mesh and files of one run folder."""
         try:
-            folder = inside(self.outputs, run_name)
+            folder = self.run_path(run_name, keys)
             if not (folder / "config.json").is_file():
                 raise UnsafePath(f"'{run_name}' is not a run folder in the outputs folder")
             run = run_info(folder)
             step = load_checkpoint(run.checkpoint).step if run.checkpoint else 0
         except ERRORS as e:
-            return error_text(e), None, None, []
+            return self.error_text(e), None, None, []
         files = [str(p) for p in (run.checkpoint, run.mesh, run.video, folder / "config.json") if p is not None]
         summary = f"**{run.name}**: {run.prompt} (step {step})"
         return summary, run.video and str(run.video), run.mesh and str(run.mesh), files
 
-    def checkpoint_path(self, run_name: str | None, upload: str | None) -> Path:
+    def checkpoint_path(self, run_name: str | None, upload: str | None, keys: Keys | None = None) -> Path:
         """An uploaded checkpoint (copied into outputs/_uploads and checked) or a run's last checkpoint."""
         if upload:
             stored = store_upload(upload, self.outputs)
@@ -194,7 +244,7 @@ class Handlers:
                 stored.unlink(missing_ok=True)
                 raise
             return stored
-        return load_checkpoint(inside(self.outputs, run_name or "")).path
+        return load_checkpoint(self.run_path(run_name, keys)).path
 
     def source_name(self, checkpoint: Path) -> str:
         """`run` for outputs/run/checkpoints/last.safetensors, the file's stem for an upload."""
@@ -202,25 +252,26 @@ class Handlers:
 
     # ---- convert --------------------------------------------------------------------------------------------
     def start_convert(self, run_name: str, upload: str | None, target: str, steps: float, device: str,
-                      overrides: str) -> tuple[str, str, bool]:
+                      overrides: str, keys: Keys | None = None) -> Started:
+        keys = self.own(keys)
         try:
-            source = self.checkpoint_path(run_name, upload)
-            pvd = with_overrides(PVDConfig(steps=whole(steps, "steps")), overrides or "", "PVD")
+            pvd = with_overrides(PVDConfig(steps=whole(steps, "steps", 1)), overrides or "", "PVD")
             pvd.validate()
             if target not in get_args(FieldKind):
                 raise ConfigError(f"unknown field architecture '{target}'")
-            run = unique_name(self.outputs, f"{self.source_name(source)}-{target}")
+            source = self.checkpoint_path(run_name, upload, keys)
+            run = unique_name(self.outputs, f"{self.source_name(source)}-{target}", taken=self.run_keys)
             device = device_name(device or "auto")
         except ERRORS as e:
-            return "", error_text(e), False
+            return "", self.error_text(e), keys, False
         output = self.outputs / run / "checkpoints" / "last.safetensors"
         work = convert_work(source, target, pvd, output, preview_every=max(2, pvd.steps // 10))
-        job = self.runner.submit("convert", f"{self.source_name(source)} -> {target}", device, work)
-        return job.id, self.status_text(job), True
+        job = self.submit("convert", f"{self.source_name(source)} -> {target}", device, work, keys, run=run)
+        return job.key, self.status_text(job), keys, True
 
-    def poll_convert(self, job_id: str) -> tuple[Any, ...]:
+    def poll_convert(self, key: str) -> tuple[Any, ...]:
         """Status, progress, teacher and student renders, PSNR, losses, files, and whether to keep polling."""
-        job, message = self.find(job_id, "convert")
+        job, message = self.find(key, "convert")
         if job is None:
             return message, "", None, None, "", EMPTY_LOSSES, [], False
         teacher = job.results.get("teacher")
@@ -231,27 +282,29 @@ class Handlers:
 
     # ---- export ---------------------------------------------------------------------------------------------
     def start_export(self, run_name: str, upload: str | None, resolution: float, threshold: float | None,
-                     target_faces: float, mesh_format: str, device: str, overrides: str) -> tuple[str, str, bool]:
+                     target_faces: float, mesh_format: str, device: str, overrides: str,
+                     keys: Keys | None = None) -> Started:
+        keys = self.own(keys)
         try:
-            source = self.checkpoint_path(run_name, upload)
             config = ExportConfig(format=mesh_format, resolution=whole(resolution, "resolution"),  # type: ignore
                                   threshold=float(threshold) if threshold else None,
-                                  target_faces=whole(target_faces, "decimation target"))
+                                  target_faces=whole(target_faces, "decimation target", 0))
             config = with_overrides(config, overrides or "", "export")
             config.validate()
+            source = self.checkpoint_path(run_name, upload, keys)
             device = device_name(device or "auto")
         except ERRORS as e:
-            return "", error_text(e), False
+            return "", self.error_text(e), keys, False
         folder = source.parent.parent / "exports" if source.parent.name == "checkpoints" else source.with_suffix("")
         folder.mkdir(parents=True, exist_ok=True)
         output = folder / unique_name(folder, f"mesh-r{config.resolution}.{config.format}")
-        job = self.runner.submit("export", f"{self.source_name(source)} -> {output.name}", device,
-                                 export_work(source, config, output))
-        return job.id, self.status_text(job), True
+        job = self.submit("export", f"{self.source_name(source)} -> {output.name}", device,
+                          export_work(source, config, output), keys)
+        return job.key, self.status_text(job), keys, True
 
-    def poll_export(self, job_id: str) -> tuple[Any, ...]:
+    def poll_export(self, key: str) -> tuple[Any, ...]:
         """Status, mesh, facts, files, and whether to keep polling."""
-        job, message = self.find(job_id, "export")
+        job, message = self.find(key, "export")
         if job is None:
             return message, None, "", [], False
         mesh, m = job.results.get("mesh"), job.metrics

@@ -1,12 +1,15 @@
 """One shared job runner: a worker thread per device runs heavy jobs (generate, convert, export) one at a time.
 
 Jobs outlive the browser tab that started them: a handler only submits, stops or reads a job, so a reopened page
-re-attaches by job id. Work functions report progress into their `Job` and stop when `job.stop` is set.
+re-attaches to it. A job is reached only through its `key`, an unguessable secret that its submitter keeps; the short
+`id` names it in messages and logs and gives no access. Work functions report progress into their `Job` and stop
+when `job.stop` is set.
 """
 
 from __future__ import annotations
 
 import logging
+import secrets
 import threading
 import time
 import uuid
@@ -35,6 +38,8 @@ class Job:
     error: str = ""
     created: float = field(default_factory=time.time)
     stop: threading.Event = field(default_factory=threading.Event)
+    key: str = field(default_factory=lambda: secrets.token_urlsafe(16), repr=False)
+    """the secret that reaches the job (watch, stop); whoever holds it owns the job"""
     _clock: tuple[float, int] | None = None  # (time, step) of the first report, for the rate behind the ETA
 
     def report(self, step: int, total: int, row: dict[str, float] | None = None, preview: Path | None = None) -> None:
@@ -69,7 +74,7 @@ class JobRunner:
     def submit(self, kind: str, title: str, device: str, work: Work) -> Job:
         job = Job(uuid.uuid4().hex[:10], kind, title, device)
         with self._cond:
-            self._jobs[job.id], self._work[job.id] = job, work
+            self._jobs[job.key], self._work[job.key] = job, work
             if device not in self._pending:
                 self._pending[device] = []
                 threading.Thread(target=self._worker, args=(device,), name=f"jobs-{device}", daemon=True).start()
@@ -77,8 +82,9 @@ class JobRunner:
             self._cond.notify_all()
         return job
 
-    def get(self, job_id: str) -> Job | None:
-        return self._jobs.get(job_id)
+    def get(self, key: str) -> Job | None:
+        """The job with this secret key; a job's short id finds nothing."""
+        return self._jobs.get(key)
 
     def jobs(self) -> list[Job]:
         return sorted(self._jobs.values(), key=lambda j: j.created, reverse=True)
@@ -91,10 +97,10 @@ class JobRunner:
             running = any(j.status == "running" and j.device == job.device for j in self._jobs.values())
             return self._pending[job.device].index(job) + running
 
-    def stop(self, job_id: str) -> Job | None:
+    def stop(self, key: str) -> Job | None:
         """A running job stops at its next step and keeps its last checkpoint; a queued one never starts."""
         with self._cond:
-            job = self._jobs.get(job_id)
+            job = self._jobs.get(key)
             if job is not None and job.status == "queued":
                 self._pending[job.device].remove(job)
                 job.status = "cancelled"
@@ -109,7 +115,7 @@ class JobRunner:
                     self._cond.wait()
                 job = self._pending[device].pop(0)
                 job.status = "running"
-            self._run(job, self._work.pop(job.id))
+            self._run(job, self._work.pop(job.key))
 
     def _run(self, job: Job, work: Work) -> None:
         try:

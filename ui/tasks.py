@@ -7,6 +7,7 @@ import json
 import math
 import re
 import threading
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -67,8 +68,9 @@ def merge(base: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def generate_config(form: GenerateForm, outputs: Path) -> GenerateConfig:
-    """Form -> validated config whose run folder is a fresh folder inside `outputs` (overrides cannot move it)."""
+def generate_config(form: GenerateForm, outputs: Path, taken: Collection[str] = ()) -> GenerateConfig:
+    """Form -> validated config whose run folder is a fresh folder inside `outputs` (overrides cannot move it),
+    named unlike the `taken` ones (of queued jobs)."""
     data = to_dict(GenerateConfig())
     data = merge(data, {
         "prompt": form.prompt, "negative_prompt": form.negative_prompt, "method": form.method, "field": form.field,
@@ -83,7 +85,7 @@ def generate_config(form: GenerateForm, outputs: Path) -> GenerateConfig:
     config.validate()
     check_local_prior(config.prior.model)
     config.output_dir = outputs
-    config.run_name = unique_name(outputs, dataclasses.replace(config, run_name=None).run_dir().name)
+    config.run_name = unique_name(outputs, dataclasses.replace(config, run_name=None).run_dir().name, taken)
     return config
 
 

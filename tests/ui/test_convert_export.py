@@ -63,6 +63,8 @@ def test_uploading_a_file_that_is_not_a_checkpoint_is_refused(client, app, tmp_p
         upload = gradio_client.handle_file(str(tmp_path / name))
         job_id, message, _ = client.predict("", upload, 32, None, 0, "glb", "cpu", "", api_name="/start_export")
         assert job_id == "" and message.startswith("**error:**") and "checkpoint" in message
+        # The message names the stored copy relative to the outputs folder, never by its server path.
+        assert "_uploads/" in message and str(app[1]) not in message and str(tmp_path) not in message
         job_id, message, _ = client.predict("", upload, "mlp", 4, "cpu", "", api_name="/start_convert")
         assert job_id == "" and "checkpoint" in message
     assert set((app[1] / "_uploads").glob("*")) == kept  # refused uploads are not kept

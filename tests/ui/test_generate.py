@@ -96,11 +96,25 @@ def test_an_unknown_hub_model_fails_the_job_with_a_message(client, app):
         ({"overrides": '{"train": {"steps": "many"}}'}, "expected int"),
         ({"resolution": 4}, "between 8 and 2048"),
         ({"steps": None}, "steps is empty"),
+        ({"steps": 0}, "steps must be at least 1, not 0"),
+        ({"steps": -3}, "steps must be at least 1, not -3"),
+        ({"preview_every": -1}, "preview every must be at least 0"),
     ],
 )
 def test_bad_generate_input_gives_a_message(client, app, form, message):
     job_id, status, _ = start(client, app[2], **form)
     assert job_id == "" and status.startswith("**error:**") and message in status and "Traceback" not in status
+
+
+def test_too_few_steps_log_no_traceback(client, app, capfd):
+    """Gradio's own bounds check on a number box popped up an error and logged its traceback."""
+    defaults = app[2]
+    assert "at least 1" in start(client, defaults, steps=-1)[1]
+    result = client.predict("x", None, "mlp", 0, "cpu", "", api_name="/start_convert")
+    assert result[0] == "" and "steps must be at least 1" in result[1]
+    result = client.predict("x", None, 32, None, -1, "glb", "cpu", "", api_name="/start_export")
+    assert result[0] == "" and "decimation target must be at least 0" in result[1]
+    assert "Traceback" not in capfd.readouterr().err
 
 
 @pytest.mark.parametrize("name", ["../..", "/etc", "../../etc/passwd", "no-such-run", ""])

@@ -1,24 +1,10 @@
 """The job runner alone: one job at a time per device, queue positions, stop and cancel, errors as messages."""
 
-import threading
 import time
 
+from ui_helpers import Blocking
+
 from ui.jobs import Job, JobRunner
-
-
-class Blocking:
-    """A job that reports a step, then waits until released or stopped."""
-
-    def __init__(self) -> None:
-        self.started, self.release = threading.Event(), threading.Event()
-
-    def __call__(self, job: Job) -> bool:
-        job.report(1, 10, {"step": 1, "loss": 0.5})
-        self.started.set()
-        while not (self.release.is_set() or job.stop.is_set()):
-            time.sleep(0.01)
-        job.report(10 if self.release.is_set() else 1, 10)
-        return job.stop.is_set()
 
 
 def wait_status(job: Job, status: str, timeout: float = 5.0) -> None:
@@ -38,11 +24,11 @@ def test_one_job_at_a_time_per_device_with_queue_positions():
     assert first.started.wait(5) and other_device.started.wait(5)
     assert (a.status, b.status, c.status, d.status) == ("running", "queued", "queued", "running")
     assert (runner.ahead(b), runner.ahead(c)) == (1, 2)
-    assert runner.stop(b.id) is b and b.status == "cancelled" and runner.ahead(c) == 1
+    assert runner.stop(b.key) is b and b.status == "cancelled" and runner.ahead(c) == 1
     first.release.set()
     wait_status(a, "done")
     assert third.started.wait(5) and c.status == "running" and not second.started.is_set()
-    runner.stop(c.id)
+    runner.stop(c.key)
     wait_status(c, "stopped")
     assert c.step == 1 and c.history == [{"step": 1, "loss": 0.5}]
     other_device.release.set()
@@ -67,6 +53,17 @@ def test_errors_become_messages_and_the_worker_survives():
     assert b.error.startswith("internal error (ZeroDivisionError)") and "Traceback" not in b.error
     c = runner.submit("generate", "c", "cpu", lambda job: False)
     wait_status(c, "done")
+
+
+def test_only_the_secret_key_reaches_a_job():
+    runner, work = JobRunner(), Blocking()
+    a = runner.submit("generate", "a", "cpu", work)
+    b = runner.submit("generate", "b", "cpu", lambda job: False)
+    assert work.started.wait(5) and len(a.key) >= 20 and a.key != b.key and a.id not in a.key
+    assert runner.get(a.id) is None and runner.stop(a.id) is None and not a.stop.is_set()
+    assert runner.get(a.key) is a and runner.stop(a.key) is a
+    wait_status(a, "stopped")
+    wait_status(b, "done")
 
 
 def test_eta_follows_the_measured_rate():

@@ -1,8 +1,11 @@
 """Driving the live app through gradio_client: start a job, poll it, read its progress."""
 
 import re
+import threading
 import time
 from pathlib import Path
+
+from ui.jobs import Job
 
 ACTIVE = ("queued", "running")
 
@@ -35,3 +38,18 @@ def step_of(out) -> int:
 
 def is_file(path) -> bool:
     return bool(path) and Path(path).is_file() and Path(path).stat().st_size > 0
+
+
+class Blocking:
+    """A job that reports a step, then waits until released or stopped."""
+
+    def __init__(self) -> None:
+        self.started, self.release = threading.Event(), threading.Event()
+
+    def __call__(self, job: Job) -> bool:
+        job.report(1, 10, {"step": 1, "loss": 0.5})
+        self.started.set()
+        while not (self.release.is_set() or job.stop.is_set()):
+            time.sleep(0.01)
+        job.report(10 if self.release.is_set() else 1, 10)
+        return job.stop.is_set()
