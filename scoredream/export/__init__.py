@@ -7,10 +7,15 @@ from typing import Any
 
 from scoredream.export.config import FORMATS, EmptySurfaceError, ExportConfig, ExportError
 
-__all__ = ["FORMATS", "EmptySurfaceError", "ExportConfig", "ExportError", "ExportResult", "export_mesh"]
+__all__ = ["FORMATS", "EmptySurfaceError", "ExportConfig", "ExportError", "ExportResult", "export_dependencies_problem",
+           "export_mesh"]
 
 
 def __getattr__(name: str) -> Any:
+    if name == "export_dependencies_problem":
+        from scoredream.export import deps
+
+        return deps.export_dependencies_problem
     if name in ("export_mesh", "ExportResult"):
         from scoredream.export import mesh
 

@@ -68,17 +68,51 @@ def surface_colors(
     return np.concatenate(out) if out else np.zeros((0, 3), dtype=np.float32)
 
 
+UNWRAP_PIECE_FACES = 6000
+"""xatlas's chart search grows faster than linearly with a mesh's size: the 50k-face mug took 34 s as one mesh and
+4.6 s as 8 spatial pieces of ~6k faces packed into one atlas (same utilisation, fewer charts)"""
+
+
+def spatial_pieces(centroids: Float[np.ndarray, "F 3"], max_faces: int) -> list[Int[np.ndarray, " P"]]:
+    """Face indices split in half at the median along the longest side, until every piece has <= max_faces."""
+    pieces, todo = [], [np.arange(len(centroids))]
+    while todo:
+        piece = todo.pop()
+        if len(piece) <= max_faces:
+            pieces.append(piece)
+            continue
+        c = centroids[piece]
+        order = np.argsort(c[:, int(np.argmax(np.ptp(c, axis=0)))], kind="stable")
+        todo += [piece[order[: len(piece) // 2]], piece[order[len(piece) // 2 :]]]
+    return pieces
+
+
 def unwrap(vertices: np.ndarray, faces: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """xatlas charts packed into a size x size image with 2 texels between charts."""
+    """xatlas charts packed into a size x size image with 2 texels between charts; faces keep their order.
+
+    The mesh goes to xatlas as compact spatial pieces (see UNWRAP_PIECE_FACES): a piece's border is a seam, as
+    a chart's is, and the seam padding below hides both."""
     import xatlas
 
+    pieces = spatial_pieces(vertices[faces].mean(1), UNWRAP_PIECE_FACES)
     atlas = xatlas.Atlas()
-    atlas.add_mesh(vertices.astype(np.float32), faces.astype(np.uint32))
+    used = []
+    for piece in pieces:
+        ids, local = np.unique(faces[piece], return_inverse=True)
+        used.append(ids)
+        atlas.add_mesh(vertices[ids].astype(np.float32), local.reshape(-1, 3).astype(np.uint32))
     pack = xatlas.PackOptions()
     pack.resolution, pack.padding, pack.bilinear = size, 2, True
     atlas.generate(pack_options=pack)
-    source, new_faces, uvs = atlas[0]
-    return source.astype(np.int64), new_faces.astype(np.int64), uvs.astype(np.float64)
+    source, new_faces, uvs = [], np.empty_like(faces), []
+    offset = 0
+    for i, (piece, ids) in enumerate(zip(pieces, used, strict=True)):
+        mapping, piece_faces, piece_uvs = atlas[i]
+        source.append(ids[mapping])
+        new_faces[piece] = piece_faces.astype(np.int64) + offset
+        uvs.append(piece_uvs)
+        offset += len(mapping)
+    return np.concatenate(source).astype(np.int64), new_faces.astype(np.int64), np.concatenate(uvs).astype(np.float64)
 
 
 def rasterize_uv(
@@ -140,7 +174,10 @@ def bake_texture(
     points = np.einsum("tk,tkd->td", bary, positions[corners])
     n = np.einsum("tk,tkd->td", bary, normals[corners])
     n /= np.maximum(np.linalg.norm(n, axis=1, keepdims=True), 1e-12)
-    colors = surface_colors(field, points, n, depth, samples, chunk)
+    # Half the samples per texel ray: texels are ~25x more numerous than vertices and their colour query was most of
+    # the bake; on a trained mug 4 samples instead of 8 changed colours by 7e-5 on average (0.0005 at the 99th
+    # percentile, below one 8-bit step).
+    colors = surface_colors(field, points, n, depth, max(2, samples // 2), chunk)
     image = np.zeros((size, size, 3), dtype=np.float32)
     filled = np.zeros((size, size), dtype=bool)
     image[rows, cols], filled[rows, cols] = colors, True

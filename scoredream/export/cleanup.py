@@ -1,23 +1,30 @@
-"""Mesh cleanup: merge duplicates and drop degenerate faces (open3d), drop small components, optionally decimate
-(fast-simplification) and Taubin-smooth (open3d), and wind every component so its normals point outwards."""
+"""Mesh cleanup: merge duplicates and drop degenerate faces, drop small components, optionally decimate
+(fast-simplification) and Taubin-smooth, and wind every component so its normals point outwards.
+
+open3d is optional: where it imports, tidying and smoothing use it; where it does not (its PyPI wheels link
+libusb-1.0, which bare Debian images lack, and then `import open3d` raises ImportError or OSError), the same steps
+run on numpy and trimesh. `tidy` and `smooth` are the only two places that choose.
+"""
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
 import numpy as np
 from jaxtyping import Float, Int
 
-from scoredream.export.config import ExportError
+OPEN3D_MU = -0.53
+"""open3d's default Taubin inflation factor (its lambda is 0.5); the trimesh fallback uses the same pair"""
 
 
-def import_open3d() -> Any:
+@cache
+def open3d_or_none() -> Any | None:
+    """open3d if it imports, else None. A broken native dependency raises OSError, not ImportError."""
     try:
         import open3d
-    except ImportError as e:
-        # The PyPI wheels link libusb (for RealSense cameras); bare Debian images lack it.
-        hint = " (on Debian/Ubuntu: apt-get install libusb-1.0-0)" if "libusb" in str(e) else ""
-        raise ExportError(f"mesh cleanup needs open3d, which does not import: {e}{hint}") from e
+    except (ImportError, OSError):
+        return None
     return open3d
 
 
@@ -50,8 +57,7 @@ def orient_outwards(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
     return faces
 
 
-def to_open3d(vertices: np.ndarray, faces: np.ndarray) -> Any:
-    o3d = import_open3d()
+def to_open3d(o3d: Any, vertices: np.ndarray, faces: np.ndarray) -> Any:
     return o3d.geometry.TriangleMesh(
         o3d.utility.Vector3dVector(np.ascontiguousarray(vertices, dtype=np.float64)),
         o3d.utility.Vector3iVector(np.ascontiguousarray(faces, dtype=np.int32)),
@@ -59,8 +65,11 @@ def to_open3d(vertices: np.ndarray, faces: np.ndarray) -> Any:
 
 
 def tidy(vertices: np.ndarray, faces: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """open3d: merge duplicate vertices, drop duplicate and degenerate faces and unused vertices."""
-    mesh = to_open3d(vertices, faces)
+    """Merge duplicate vertices, drop duplicate and degenerate faces and unused vertices (open3d where it imports)."""
+    o3d = open3d_or_none()
+    if o3d is None:
+        return tidy_numpy(vertices, faces)
+    mesh = to_open3d(o3d, vertices, faces)
     mesh.remove_duplicated_vertices()
     mesh.remove_duplicated_triangles()
     mesh.remove_degenerate_triangles()
@@ -68,14 +77,44 @@ def tidy(vertices: np.ndarray, faces: np.ndarray) -> tuple[np.ndarray, np.ndarra
     return np.asarray(mesh.vertices, dtype=np.float64), np.asarray(mesh.triangles, dtype=np.int64)
 
 
-def drop_small_components(vertices: np.ndarray, faces: np.ndarray, ratio: float) -> tuple[np.ndarray, np.ndarray]:
-    labels = component_labels(faces, len(vertices))
-    counts = np.bincount(labels)
-    faces = faces[counts[labels] >= ratio * counts.max()]
+def tidy_numpy(vertices: np.ndarray, faces: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """open3d's four tidying steps with its semantics: vertices merge when their coordinates are equal, a face is
+    degenerate when it repeats a vertex, and faces on the same three vertices (either winding) are duplicates, the
+    first one kept."""
+    vertices = np.asarray(vertices, dtype=np.float64)
+    _, first, inverse = np.unique(vertices, axis=0, return_index=True, return_inverse=True)
+    faces = first[inverse.reshape(-1)][np.asarray(faces, dtype=np.int64)]  # each vertex -> its first copy
+    faces = faces[(faces[:, 0] != faces[:, 1]) & (faces[:, 1] != faces[:, 2]) & (faces[:, 0] != faces[:, 2])]
+    _, keep = np.unique(np.sort(faces, axis=1), axis=0, return_index=True)
+    return drop_unreferenced(vertices, faces[np.sort(keep)])
+
+
+def drop_unreferenced(vertices: np.ndarray, faces: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     used = np.unique(faces)
     remap = np.zeros(len(vertices), dtype=np.int64)
     remap[used] = np.arange(len(used))
     return vertices[used], remap[faces]
+
+
+def smooth(vertices: np.ndarray, faces: np.ndarray, iterations: int) -> tuple[np.ndarray, np.ndarray]:
+    """Taubin smoothing (lambda 0.5, mu -0.53), open3d's where it imports, else trimesh's (same update)."""
+    o3d = open3d_or_none()
+    if o3d is not None:
+        mesh = to_open3d(o3d, vertices, faces).filter_smooth_taubin(number_of_iterations=iterations)
+        return np.asarray(mesh.vertices, dtype=np.float64), faces
+    import trimesh
+    from trimesh.smoothing import filter_taubin
+
+    mesh = trimesh.Trimesh(vertices, faces, process=False)
+    # trimesh's nu is open3d's -mu, and one of its iterations is half a Taubin step (shrink or inflate).
+    filter_taubin(mesh, lamb=0.5, nu=-OPEN3D_MU, iterations=2 * iterations)
+    return np.asarray(mesh.vertices, dtype=np.float64), faces
+
+
+def drop_small_components(vertices: np.ndarray, faces: np.ndarray, ratio: float) -> tuple[np.ndarray, np.ndarray]:
+    labels = component_labels(faces, len(vertices))
+    counts = np.bincount(labels)
+    return drop_unreferenced(vertices, faces[counts[labels] >= ratio * counts.max()])
 
 
 def clean_mesh(
@@ -104,6 +143,5 @@ def clean_mesh(
                                                        target_count=target_faces, agg=3)
         vertices, faces = tidy(vertices, faces)
     if smooth_iterations > 0:
-        mesh = to_open3d(vertices, faces).filter_smooth_taubin(number_of_iterations=smooth_iterations)
-        vertices, faces = tidy(np.asarray(mesh.vertices), np.asarray(mesh.triangles))
+        vertices, faces = tidy(*smooth(vertices, faces, smooth_iterations))
     return vertices, orient_outwards(vertices, faces)

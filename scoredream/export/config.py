@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, fields
 from typing import Literal
 
 FORMATS: tuple[str, ...] = ("glb", "obj", "ply")
@@ -53,6 +54,11 @@ class ExportConfig:
     """metres per field unit (glTF's unit is the metre; shapes-world objects are about 0.6 units tall)"""
 
     def validate(self) -> None:
+        # NaN passes every `<` / `>` check below unnoticed (all comparisons are False), so it is caught first.
+        bad = [f"{f.name}={getattr(self, f.name)}" for f in fields(self) if isinstance(getattr(self, f.name), float)
+               and not math.isfinite(getattr(self, f.name))]
+        if bad:
+            raise ExportError(f"export settings must be finite numbers, got {', '.join(bad)}")
         if self.format not in FORMATS:
             raise ExportError(f"unknown mesh format '{self.format}'; choose one of {', '.join(FORMATS)}")
         # 1024^3 float32 samples are 4 GiB, and the threshold search needs a few grids' worth: the most 24 GiB holds.
@@ -62,5 +68,11 @@ class ExportConfig:
             raise ExportError(f"the density threshold must be positive, got {self.threshold}")
         if self.texture and not 16 <= self.texture_size <= 8192:
             raise ExportError("texture_size must be in [16, 8192]")
-        if self.color_samples < 1 or self.chunk < 1 or self.scale <= 0:
-            raise ExportError("color_samples and chunk must be at least 1 and scale positive")
+        if self.color_samples < 1 or self.chunk < 1 or self.scale <= 0 or self.color_depth <= 0:
+            raise ExportError("color_samples and chunk must be at least 1, and scale and color_depth positive")
+        if self.target_faces < 0 or self.smooth_iterations < 0:
+            raise ExportError(f"target_faces (0: keep every face) and smooth_iterations (0: none) must not be "
+                              f"negative, got {self.target_faces} and {self.smooth_iterations}")
+        if not 0 <= self.min_component_ratio < 1:
+            raise ExportError(f"min_component_ratio must be in [0, 1) (0: keep every piece), got "
+                              f"{self.min_component_ratio}")

@@ -64,9 +64,72 @@ def sample_grid(field: Field, lo: np.ndarray, spacing: float, shape: tuple[int, 
     for start in range(0, shape[0], slab):
         xs = axes[0][start : start + slab]
         points = torch.cat([xs.repeat_interleave(plane)[:, None], yz.repeat(len(xs), 1)], 1).to(device)
-        density = torch.cat([field.density(points[i : i + chunk]) for i in range(0, len(points), chunk)])
-        density = torch.where(points.norm(dim=-1) <= field.bound, density, torch.zeros_like(density))
-        values[start : start + len(xs)] = density.float().cpu().numpy().reshape(len(xs), *shape[1:])
+        values[start : start + len(xs)] = query_density(field, points, chunk).reshape(len(xs), *shape[1:])
+    return Grid(values=values, lo=np.asarray(lo, dtype=np.float64), spacing=spacing)
+
+
+@torch.no_grad()
+def query_density(field: Field, points: torch.Tensor, chunk: int) -> np.ndarray:
+    """Density at the points, `chunk` at a time; zero outside the rendered ball (see `sample_grid`)."""
+    density = torch.cat([field.density(points[i : i + chunk]) for i in range(0, len(points), chunk)])
+    density = torch.where(points.norm(dim=-1) <= field.bound, density, torch.zeros_like(density))
+    return density.float().cpu().numpy()
+
+
+def upsample(values: np.ndarray, factor: int, shape: tuple[int, int, int]) -> np.ndarray:
+    """Trilinear interpolation of a lattice onto one `factor` times finer (sample i of the fine one sits at
+    i / factor of the coarse one), one axis at a time."""
+    for axis in range(3):
+        x = np.arange(shape[axis]) / factor
+        i0 = np.minimum(x.astype(np.int64), values.shape[axis] - 2)
+        w = (x - i0).astype(np.float32).reshape([-1 if a == axis else 1 for a in range(3)])
+        values = np.take(values, i0, axis=axis) * (1 - w) + np.take(values, i0 + 1, axis=axis) * w
+    return values
+
+
+def near_surface_blocks(mid: np.ndarray, lo_level: float, hi_level: float) -> np.ndarray:
+    """Indices of the cells of `mid` (its blocks) whose neighbourhood (the cell and the 26 around it) has samples
+    below `hi_level` and above `lo_level`: where the surface can be, grown by a block so it is not missed between
+    two samples of `mid`."""
+    from scipy.ndimage import maximum_filter, minimum_filter
+
+    corners = [mid[i : mid.shape[0] - 1 + i, j : mid.shape[1] - 1 + j, k : mid.shape[2] - 1 + k]
+               for i in (0, 1) for j in (0, 1) for k in (0, 1)]
+    top = maximum_filter(np.max(corners, axis=0), size=3, mode="nearest")
+    bottom = minimum_filter(np.min(corners, axis=0), size=3, mode="nearest")
+    return np.argwhere((top >= lo_level) & (bottom <= hi_level))
+
+
+BLOCK = 4
+"""the fine pass samples every BLOCK-th point first, then every point only in blocks near the surface"""
+BAND = (0.25, 2.0)
+"""blocks whose densities all lie below level * BAND[0] (empty) or above level * BAND[1] (inside) are interpolated"""
+
+
+def sample_grid_near_surface(field: Field, lo: np.ndarray, spacing: float, shape: tuple[int, int, int], chunk: int,
+                             level: float | None, fallback_level: float) -> Grid:
+    """The fine grid, exact wherever the surface can be and trilinear from every BLOCK-th sample elsewhere.
+
+    Why: a trained hash grid costs ~1.4 us per density query on this CPU, and the 207x207x256 fine grid of a mug
+    is 11M queries, of which ~80 % lie in empty space or deep inside. The threshold search integrates densities
+    from the grid's edge; the interpolated values outside the band carry the same optical depth to within their
+    interpolation error, and the crossing of opacity 0.5 happens inside the band, where every sample is exact.
+    The band is around `level` (a threshold set by hand) or else around the level found on the BLOCK-th samples
+    (`fallback_level` where that finds none).
+    """
+    mid_shape = tuple((n - 1) // BLOCK + 2 for n in shape)
+    mid = sample_grid(field, lo, spacing * BLOCK, mid_shape, chunk)  # type: ignore[arg-type]
+    mid_level = level if level is not None else auto_threshold(mid) or fallback_level
+    values = upsample(mid.values, BLOCK, shape)
+    blocks = near_surface_blocks(mid.values, mid_level * BAND[0], mid_level * BAND[1])
+    offsets = np.stack(np.meshgrid(*[np.arange(BLOCK)] * 3, indexing="ij"), -1).reshape(-1, 3)
+    device = field_device(field)
+    step = max(1, chunk // len(offsets))
+    for start in range(0, len(blocks), step):
+        index = (blocks[start : start + step, None] * BLOCK + offsets[None]).reshape(-1, 3)
+        index = index[(index < np.array(shape)).all(1)]
+        points = torch.as_tensor(lo + index * spacing, dtype=torch.float32, device=device)
+        values[tuple(index.T)] = query_density(field, points, chunk)
     return Grid(values=values, lo=np.asarray(lo, dtype=np.float64), spacing=spacing)
 
 
@@ -179,7 +242,7 @@ def extract_surface(
         )
     lo, hi = np.maximum(box[0], -bound), np.minimum(box[1], bound)
     spacing, shape = fine_grid_shape(lo, hi, resolution)
-    fine = sample_grid(field, lo, spacing, shape, chunk)
+    fine = sample_grid_near_surface(field, lo, spacing, shape, chunk, threshold, coarse_level)
     level = threshold if threshold is not None else auto_threshold(fine)
     if level is None:
         level = coarse_level

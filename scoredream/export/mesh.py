@@ -12,6 +12,7 @@ from pathlib import Path
 from scoredream.export.appearance import bake_texture, surface_colors, vertex_normals
 from scoredream.export.cleanup import clean_mesh
 from scoredream.export.config import ExportConfig, ExportError
+from scoredream.export.deps import export_dependencies_problem
 from scoredream.export.extract import extract_surface
 from scoredream.export.write import MeshData, to_output_frame, write_mesh
 from scoredream.fields.base import Field
@@ -41,6 +42,9 @@ def export_mesh(field_: Field, path: str | Path, config: ExportConfig | None = N
     field has no surface) before anything is written under `path`."""
     config = config or ExportConfig()
     config.validate()
+    problem = export_dependencies_problem(config)
+    if problem:
+        raise ExportError(problem)
     path = Path(path)
     if path.suffix == "":
         path = path.with_suffix(f".{config.format}")

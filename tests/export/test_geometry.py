@@ -11,6 +11,7 @@ import trimesh
 from scoredream.export import ExportConfig, export_mesh
 from scoredream.export.analytic import SDFField, constant_colour, direction_colour
 from scoredream.export.extract import auto_threshold, sample_grid
+from scoredream.export.measure import distance_to_mesh
 
 RADIUS = 0.4
 FAST = dict(resolution=64, coarse_resolution=32, texture=False, format="ply")
@@ -29,16 +30,11 @@ def load(path) -> trimesh.Trimesh:
 
 
 def chamfer_to_sphere(mesh: trimesh.Trimesh, radius: float, n: int = 20_000) -> float:
-    """Mean of both directions: mesh samples to the sphere (exact), sphere samples to the mesh (open3d)."""
-    import open3d as o3d
-
+    """Mean of both directions: mesh samples to the sphere (exact), sphere samples to the mesh (exact)."""
     ours = trimesh.sample.sample_surface(mesh, n, seed=0)[0]
     p = np.random.default_rng(0).normal(size=(n, 3))
-    truth = (radius * p / np.linalg.norm(p, axis=1, keepdims=True)).astype(np.float32)
-    scene = o3d.t.geometry.RaycastingScene()
-    vertices, faces = mesh.vertices.astype(np.float32), mesh.faces.astype(np.uint32)
-    scene.add_triangles(o3d.core.Tensor(vertices), o3d.core.Tensor(faces))
-    to_mesh = scene.compute_distance(o3d.core.Tensor(truth)).numpy()
+    truth = radius * p / np.linalg.norm(p, axis=1, keepdims=True)
+    to_mesh = distance_to_mesh(truth, mesh.vertices, mesh.faces)
     return 0.5 * (np.abs(np.linalg.norm(ours, axis=1) - radius).mean() + to_mesh.mean())
 
 
