@@ -173,3 +173,32 @@ def test_ctrl_c_saves_a_checkpoint_at_the_interrupt(tmp_path, pixel_prior):
     assert load_checkpoint(tmp_path / "run").step == 4
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the handler is put back
     assert generate(cfg, prior=pixel_prior, progress=False, resume=True).step == 8
+
+
+def test_what_the_end_of_a_run_needs_is_checked_before_training(tmp_path, pixel_prior, monkeypatch):
+    import scoredream.train.preflight as preflight
+    from scoredream.export import ExportError
+
+    trained = []
+    monkeypatch.setattr("scoredream.train.trainer.optimise", lambda *a: trained.append(1))
+    cfg = small_config(tmp_path)
+    cfg.export.enabled = True
+    monkeypatch.setattr(preflight, "export_dependencies_problem", lambda c: "mesh export needs xatlas")
+    with pytest.raises(ExportError, match="needs xatlas.*--export.no-enabled"):
+        generate(cfg, prior=pixel_prior, progress=False)
+    monkeypatch.undo()
+    monkeypatch.setattr("scoredream.train.trainer.optimise", lambda *a: trained.append(1))
+
+    def no_ffmpeg():
+        raise RuntimeError("No ffmpeg exe could be found")
+
+    monkeypatch.setattr("imageio_ffmpeg.get_ffmpeg_exe", no_ffmpeg)
+    cfg = small_config(tmp_path)
+    cfg.video.format = "mp4"
+    with pytest.raises(ConfigError, match="needs ffmpeg.*--video.format gif"):
+        generate(cfg, prior=pixel_prior, progress=False)
+    (tmp_path / "a-file").write_text("")
+    cfg = small_config(tmp_path / "a-file" / "outputs")
+    with pytest.raises(ConfigError, match="cannot write in the output folder"):
+        generate(cfg, prior=pixel_prior, progress=False)
+    assert trained == [] and not (tmp_path / "run").exists()
