@@ -3,22 +3,19 @@ library, encoder or folder."""
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import shutil
 import uuid
 from typing import TYPE_CHECKING
 
 from scoredream.export import ExportError
+from scoredream.export.deps import export_dependencies_problem
 from scoredream.run_folder import RunFolder
 from scoredream.serialization import ConfigError
 
 if TYPE_CHECKING:
     from scoredream.train.config import GenerateConfig
 
-# module -> pip package of what export_mesh needs (open3d is optional: cleanup falls back to trimesh).
-EXPORT_MODULES = {"skimage": "scikit-image", "scipy": "scipy", "trimesh": "trimesh", "xatlas": "xatlas",
-                  "fast_simplification": "fast-simplification"}
 MIN_FREE_BYTES = 64 << 20  # a CPU-sized run writes ~10 MB (checkpoints, previews, video, mesh)
 
 
@@ -27,11 +24,9 @@ def check_run_can_finish(config: GenerateConfig, folder: RunFolder) -> None:
     if config.video.enabled and config.video.format == "mp4":
         check_ffmpeg()
     if config.export.enabled:
-        missing = [m for m in EXPORT_MODULES if importlib.util.find_spec(m) is None]
-        if missing:
-            raise ExportError(f"mesh export needs {', '.join(missing)}, which is not installed: pip install "
-                              f"{' '.join(EXPORT_MODULES[m] for m in missing)}; or turn the mesh off with "
-                              "--export.no-enabled")
+        problem = export_dependencies_problem(config.export)
+        if problem:
+            raise ExportError(f"{problem}; or turn the mesh off with --export.no-enabled")
 
 
 def check_writable(folder: RunFolder) -> None:
