@@ -105,25 +105,24 @@ def check_open3d(ctx: Context) -> Check:
 
 
 def check_export_libraries(ctx: Context) -> Check:
-    from scoredream.train.preflight import EXPORT_MODULES
+    from scoredream.export.deps import PIP_NAMES, export_dependencies_problem
 
-    missing = [m for m in EXPORT_MODULES if importlib.util.find_spec(m) is None]
-    if missing:
-        return Check("mesh export", "MISSING", f"not installed: {', '.join(missing)}",
-                     f"pip install {' '.join(EXPORT_MODULES[m] for m in missing)} (or run with --export.no-enabled)")
-    return Check("mesh export", "OK", ", ".join(EXPORT_MODULES.values()))
+    problem = export_dependencies_problem()  # the check a run makes before it trains
+    if problem:
+        what, _, install = problem.rpartition(": pip install ")
+        return Check("mesh export", "MISSING", what, f"pip install {install} (or run with --export.no-enabled)")
+    return Check("mesh export", "OK", ", ".join(dict.fromkeys(PIP_NAMES.values())))
 
 
 def check_ffmpeg(ctx: Context) -> Check:
-    try:
-        import imageio_ffmpeg
+    from scoredream.serialization import ConfigError
+    from scoredream.train.preflight import ffmpeg_exe
 
-        exe = imageio_ffmpeg.get_ffmpeg_exe()
-    except (ImportError, RuntimeError) as e:
-        return Check("ffmpeg", "MISSING", f"not found ({first_line(e)}); the default mp4 turntable needs it",
+    try:
+        exe = ffmpeg_exe()  # the check a run makes before it trains
+    except ConfigError as e:
+        return Check("ffmpeg", "MISSING", f"{e}; the default mp4 turntable needs it",
                      "pip install imageio-ffmpeg (or write a gif: --video.format gif)")
-    if not os.access(exe, os.X_OK):
-        return Check("ffmpeg", "MISSING", f"{exe} is not executable", f"chmod +x {exe} (or --video.format gif)")
     ctx.uses["turntable"] = "mp4 (ffmpeg)"
     return Check("ffmpeg", "OK", exe)
 

@@ -22,7 +22,7 @@ MIN_FREE_BYTES = 64 << 20  # a CPU-sized run writes ~10 MB (checkpoints, preview
 def check_run_can_finish(config: GenerateConfig, folder: RunFolder) -> None:
     check_writable(folder)
     if config.video.enabled and config.video.format == "mp4":
-        check_ffmpeg()
+        ffmpeg_exe()
     if config.export.enabled:
         problem = export_dependencies_problem(config.export)
         if problem:
@@ -44,7 +44,8 @@ def check_writable(folder: RunFolder) -> None:
         raise ConfigError(f"only {free >> 20} MB free in {parent}; a run needs at least {MIN_FREE_BYTES >> 20} MB")
 
 
-def check_ffmpeg() -> None:
+def ffmpeg_exe() -> str:
+    """The ffmpeg an mp4 turntable is written with (imageio-ffmpeg's own binary, else one on PATH)."""
     try:
         import imageio_ffmpeg
 
@@ -53,4 +54,5 @@ def check_ffmpeg() -> None:
         raise ConfigError(f"the turntable video needs ffmpeg, which is not found ({e}); pip install imageio-ffmpeg, "
                           "or write a gif with --video.format gif") from e
     if not os.access(exe, os.X_OK):
-        raise ConfigError(f"ffmpeg at {exe} is not executable; use --video.format gif")
+        raise ConfigError(f"ffmpeg at {exe} is not executable; chmod +x it, or use --video.format gif")
+    return exe
