@@ -71,7 +71,9 @@ class RunFolder:
         return self.root / f"mesh.{fmt}"
 
     def holds_run(self) -> bool:
-        return self.checkpoint.exists() or self.config.exists()
+        """Whether a new run here would overwrite trained work (a config alone, from a run killed before its first
+        checkpoint, holds none)."""
+        return self.checkpoint.exists()
 
     @contextlib.contextmanager
     def lock(self) -> Iterator[None]:

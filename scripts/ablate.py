@@ -22,6 +22,7 @@ import torchvision
 
 from scoredream.render.background import BackgroundConfig
 from scoredream.render.volume import RenderConfig, render
+from scoredream.run_folder import RunFolder
 from scoredream.serialization import from_dict, to_dict
 from scoredream.train import GenerateConfig, generate, load_checkpoint
 from scoredream.world.evaluate import evaluation_cameras, field_occupancy, iou, score_field
@@ -54,10 +55,10 @@ def main() -> None:
     d = merge(to_dict(GenerateConfig(prompt=args.prompt)), {"output_dir": str(args.out), "run_name": args.name})
     merge(d, {"video": {"enabled": False}, "export": {"enabled": False}, "train": {"preview_every": 0}})
     cfg = from_dict(GenerateConfig, merge(d, overrides))
-    ckpt = cfg.run_dir() / "checkpoints" / "last.safetensors"
+    ckpt = RunFolder(cfg.run_dir()).checkpoint
     t0 = time.perf_counter()
     if not (ckpt.exists() and load_checkpoint(ckpt).step == cfg.train.steps):
-        generate(cfg, progress=False)
+        generate(cfg, progress=False, resume=ckpt.exists())  # a killed run continues
     seconds = time.perf_counter() - t0
     field = load_checkpoint(ckpt).build_field()
 

@@ -25,6 +25,7 @@ import torch
 
 from scoredream.render.background import BackgroundConfig
 from scoredream.render.volume import RenderConfig, render
+from scoredream.run_folder import RunFolder
 from scoredream.train import GenerateConfig, generate, load_checkpoint
 from scoredream.train.config import MethodKind
 from scoredream.world.evaluate import BENCHMARK_PROMPTS, TABLE_HEADER, FieldScore, evaluation_cameras, score_field
@@ -51,12 +52,12 @@ def run_one(method: str, prompt: str, seed: int, args: argparse.Namespace, judge
         cfg.train.steps = args.steps
     if getattr(args, "guidance_scale", None) is not None:
         cfg.guidance_config().guidance_scale = args.guidance_scale
-    ckpt_path, timing = cfg.run_dir() / "checkpoints" / "last.safetensors", cfg.run_dir() / "bench_seconds.txt"
+    ckpt_path, timing = RunFolder(cfg.run_dir()).checkpoint, cfg.run_dir() / "bench_seconds.txt"
     if ckpt_path.exists() and load_checkpoint(ckpt_path).step == cfg.train.steps:  # a finished run: score it again
         seconds = float(timing.read_text()) if timing.exists() else float("nan")
     else:
         t0 = time.perf_counter()
-        generate(cfg, progress=False)
+        generate(cfg, progress=False, resume=ckpt_path.exists())  # a killed run continues
         seconds = time.perf_counter() - t0
         timing.write_text(f"{seconds}\n")
     field = load_checkpoint(ckpt_path).build_field()

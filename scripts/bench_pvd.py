@@ -33,6 +33,7 @@ from scoredream.fields import Field, HashGridConfig, MLPConfig, TensoRFConfig, V
 from scoredream.render.background import BackgroundConfig
 from scoredream.render.cameras import CameraSamplerConfig, orbit_cameras
 from scoredream.render.volume import RenderConfig
+from scoredream.run_folder import RunFolder
 from scoredream.train import GenerateConfig, generate, load_checkpoint
 from scoredream.world.render import WorldRenderConfig, render_world
 from scoredream.world.shapes import parse_prompt
@@ -100,9 +101,9 @@ def generated_teacher(args: BenchArgs, scene: str, kind: str) -> Field:
     cfg = GenerateConfig(prompt=scene, field=kind, output_dir=args.out / "teachers")  # type: ignore[arg-type]
     cfg.run_name = f"{cfg.run_dir().name}-{kind}"
     cfg.train.seed, cfg.video.enabled, cfg.export.enabled, cfg.train.preview_every = args.seed, False, False, 0
-    path = cfg.run_dir() / "checkpoints" / "last.safetensors"
+    path = RunFolder(cfg.run_dir()).checkpoint
     if not (path.exists() and load_checkpoint(path).step == cfg.train.steps):
-        generate(cfg, progress=False)
+        generate(cfg, progress=False, resume=path.exists())  # a killed run continues
     return load_checkpoint(path).build_field()
 
 

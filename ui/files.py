@@ -10,8 +10,10 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 
+from scoredream.run_folder import RunFolder
+
 MESH_SUFFIXES = (".glb", ".gltf", ".obj", ".ply", ".stl")
-VIDEO_NAMES = ("turntable.mp4", "turntable.gif")
+VIDEO_FORMATS = ("mp4", "gif")
 UPLOADS = "_uploads"
 
 
@@ -94,12 +96,13 @@ def find_mesh(folder: Path) -> Path | None:
 
 def run_info(folder: Path) -> RunInfo:
     try:
-        prompt = str(json.loads((folder / "config.json").read_text()).get("prompt", ""))
+        prompt = str(json.loads(RunFolder(folder).config.read_text()).get("prompt", ""))
     except (OSError, ValueError, AttributeError):
         prompt = ""
-    previews = sorted((folder / "previews").glob("*.png"))
-    ckpt = folder / "checkpoints" / "last.safetensors"
-    video = next((folder / v for v in VIDEO_NAMES if (folder / v).exists()), None)
+    run = RunFolder(folder)
+    previews = sorted(run.previews.glob("*.png"))
+    ckpt = run.checkpoint
+    video = next((run.turntable(f) for f in VIDEO_FORMATS if run.turntable(f).exists()), None)
     return RunInfo(folder.name, prompt, folder, ckpt if ckpt.exists() else None, previews[-1] if previews else None,
                    video, find_mesh(folder))
 
@@ -108,5 +111,5 @@ def list_runs(outputs: Path) -> list[RunInfo]:
     """Run folders (those with a config.json) under outputs, newest first."""
     if not outputs.is_dir():
         return []
-    folders = [p for p in outputs.iterdir() if p.is_dir() and (p / "config.json").exists()]
+    folders = [p for p in outputs.iterdir() if p.is_dir() and RunFolder(p).config.exists()]
     return [run_info(p) for p in sorted(folders, key=lambda p: p.stat().st_mtime, reverse=True)]

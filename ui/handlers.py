@@ -16,6 +16,7 @@ from scoredream.convert import PVDConfig
 from scoredream.errors import USER_ERRORS
 from scoredream.export import ExportConfig
 from scoredream.fields import FieldKind
+from scoredream.run_folder import RunFolder
 from scoredream.serialization import ConfigError
 from scoredream.train import load_checkpoint
 from ui.files import RunInfo, UnsafePath, inside, list_runs, public_text, run_info, store_upload, unique_name
@@ -224,13 +225,13 @@ class Handlers:
         """Summary, video, mesh and files of one run folder."""
         try:
             folder = self.run_path(run_name, keys)
-            if not (folder / "config.json").is_file():
+            if not RunFolder(folder).config.is_file():
                 raise UnsafePath(f"'{run_name}' is not a run folder in the outputs folder")
             run = run_info(folder)
             step = load_checkpoint(run.checkpoint).step if run.checkpoint else 0
         except ERRORS as e:
             return self.error_text(e), None, None, []
-        files = [str(p) for p in (run.checkpoint, run.mesh, run.video, folder / "config.json") if p is not None]
+        files = [str(p) for p in (run.checkpoint, run.mesh, run.video, RunFolder(folder).config) if p is not None]
         summary = f"**{run.name}**: {run.prompt} (step {step})"
         return summary, run.video and str(run.video), run.mesh and str(run.mesh), files
 
@@ -248,7 +249,7 @@ class Handlers:
 
     def source_name(self, checkpoint: Path) -> str:
         """`run` for outputs/run/checkpoints/last.safetensors, the file's stem for an upload."""
-        return checkpoint.parent.parent.name if checkpoint.parent.name == "checkpoints" else checkpoint.stem
+        return RunFolder.of(checkpoint).root.name if checkpoint.parent.name == "checkpoints" else checkpoint.stem
 
     # ---- convert --------------------------------------------------------------------------------------------
     def start_convert(self, run_name: str, upload: str | None, target: str, steps: float, device: str,
@@ -264,7 +265,7 @@ class Handlers:
             device = device_name(device or "auto")
         except ERRORS as e:
             return "", self.error_text(e), keys, False
-        output = self.outputs / run / "checkpoints" / "last.safetensors"
+        output = RunFolder(self.outputs / run).checkpoint
         work = convert_work(source, target, pvd, output, preview_every=max(2, pvd.steps // 10))
         job = self.submit("convert", f"{self.source_name(source)} -> {target}", device, work, keys, run=run)
         return job.key, self.status_text(job), keys, True
@@ -295,7 +296,8 @@ class Handlers:
             device = device_name(device or "auto")
         except ERRORS as e:
             return "", self.error_text(e), keys, False
-        folder = source.parent.parent / "exports" if source.parent.name == "checkpoints" else source.with_suffix("")
+        in_run = source.parent.name == "checkpoints"
+        folder = RunFolder.of(source).root / "exports" if in_run else source.with_suffix("")
         folder.mkdir(parents=True, exist_ok=True)
         output = folder / unique_name(folder, f"mesh-r{config.resolution}.{config.format}")
         job = self.submit("export", f"{self.source_name(source)} -> {output.name}", device,

@@ -19,6 +19,7 @@ from scoredream.convert import DistillStep, PVDConfig, convert_checkpoint
 from scoredream.export import ExportConfig, export_mesh
 from scoredream.priors import DiffusionPrior, PriorConfig
 from scoredream.priors.loading import resolve_model_folder
+from scoredream.run_folder import RunFolder
 from scoredream.serialization import ConfigError, from_dict, load_json, to_dict
 from scoredream.train import GenerateConfig, generate, load_checkpoint
 from scoredream.train.trainer import StepInfo, pick_device, save_preview
@@ -117,7 +118,7 @@ def with_overrides(config: T, overrides: str, where: str) -> T:
 
 
 def resume_config(run_folder: Path) -> GenerateConfig:
-    config = load_json(GenerateConfig, run_folder / "config.json")
+    config = load_json(GenerateConfig, RunFolder(run_folder).config)
     config.output_dir, config.run_name = run_folder.parent, run_folder.name
     return config
 
@@ -158,15 +159,16 @@ def convert_work(source: Path, target: str, pvd: PVDConfig, output: Path, previe
     teacher/student comparison (4 views each) and its PSNR."""
     def work(job: Job) -> bool:
         ckpt = load_checkpoint(source)
-        run = output.parent.parent
+        run = RunFolder.of(output)
         teacher, background = ckpt.build_field(job.device), ckpt.build_background(job.device)
-        job.results["teacher"] = save_preview(teacher, background, ckpt.config, mkdirs(run / "compare" / "teacher.png"))
+        teacher_png = mkdirs(run.root / "compare" / "teacher.png")
+        job.results["teacher"] = save_preview(teacher, background, ckpt.config, teacher_png)
         job.report(0, pvd.steps)
 
         def on_step(info: DistillStep) -> None:
             preview = None
             if preview_every and info.step % preview_every == 0:
-                path = mkdirs(run / "previews" / f"step_{info.step:06d}.png")
+                path = mkdirs(run.preview(info.step))
                 preview = save_preview(info.student, background, ckpt.config, path)
             job.report(info.step, info.total, {"step": info.step, **info.losses}, preview)
 

@@ -17,6 +17,7 @@ from torch import Tensor, nn
 from scoredream.fields import Field
 from scoredream.fields.hashgrid import GridLayout, GridLayoutError, HashGridConfig, state_layout
 from scoredream.render.background import Background
+from scoredream.run_folder import RunFolder
 from scoredream.serialization import ConfigError, from_dict, to_dict
 from scoredream.train.config import GenerateConfig
 
@@ -118,9 +119,8 @@ def legacy_state_path(path: Path) -> Path:
 def load_checkpoint(path: str | Path) -> Checkpoint:
     path = Path(path)
     if path.is_dir():
-        path = (
-            path / "checkpoints" / "last.safetensors" if (path / "checkpoints").is_dir() else path / "last.safetensors"
-        )
+        # A run folder, or a folder holding a loose last.safetensors.
+        path = RunFolder(path).checkpoint if RunFolder(path).checkpoints.is_dir() else path / "last.safetensors"
     if not path.exists():
         raise CheckpointError(f"no checkpoint at {path}")
     try:
