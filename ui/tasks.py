@@ -176,7 +176,7 @@ def convert_work(source: Path, target: str, pvd: PVDConfig, output: Path, previe
                                     on_step=on_step, should_stop=job.stop.is_set, progress=False)
         student = load_checkpoint(result.checkpoint)
         job.results["student"] = save_preview(student.build_field(job.device), student.build_background(job.device),
-                                              student.config, run / "compare" / "student.png")
+                                              student.config, run.root / "compare" / "student.png")
         job.metrics["psnr"] = image_psnr(job.results["teacher"], job.results["student"])
         job.results["run"], job.results["checkpoint"] = result.run_dir, result.checkpoint
         return result.stopped
