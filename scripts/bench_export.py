@@ -46,7 +46,7 @@ class BenchArgs:
     """trained run folders or checkpoint files; default: the world's ground-truth fields"""
     shapes: tuple[str, ...] = SHAPE_NAMES
     """ground-truth shapes for the accuracy table (ignored with --checkpoints)"""
-    accuracy_resolution: int = 256
+    accuracy_resolution: int = ExportConfig().resolution
     resolutions: tuple[int, ...] = (128, 256, 512)
     """export resolutions for the timing table"""
     timing_shape: str = "mug"

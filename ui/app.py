@@ -26,7 +26,7 @@ STORAGE_KEY = "scoredream-jobs"
 """Where the browser keeps (encrypted) the keys of its jobs, in localStorage."""
 FORM_DEFAULTS: dict[str, Any] = {"model": "embedded", "steps": 600, "seed": 0, "resolution": 32, "preview_every": 10,
                                  "device": "auto", "overrides": "", "convert_steps": 600, "convert_overrides": "",
-                                 "export_resolution": 256, "export_overrides": ""}
+                                 "export_resolution": ExportConfig().resolution, "export_overrides": ""}
 
 
 def source_picker() -> tuple[gr.Dropdown, gr.File]:
