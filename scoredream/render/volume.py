@@ -11,6 +11,7 @@ from torch import Tensor
 from scoredream.fields.base import Field
 from scoredream.render.background import Background
 from scoredream.render.cameras import Cameras
+from scoredream.render.occupancy import OccupancyGrid
 from scoredream.render.rays import camera_rays
 
 
@@ -71,6 +72,21 @@ def composite(
     return alpha * transmittance
 
 
+def query_field(
+    field: Field, points: Float[Tensor, "P 3"], chunk: int, occupancy: OccupancyGrid | None = None
+) -> tuple[Float[Tensor, " P"], Float[Tensor, "P 3"]]:
+    """Density and colour at every point, in chunks; points outside `occupancy` get zeros without a query."""
+    keep = None if occupancy is None else occupancy(points).nonzero()[:, 0]
+    queried = points if keep is None else points[keep]
+    outs = [field(queried[i : i + chunk]) for i in range(0, queried.shape[0], chunk)]
+    density = torch.cat([o.density.reshape(-1) for o in outs]) if outs else queried.new_zeros(0)
+    rgb = torch.cat([o.rgb.reshape(-1, 3) for o in outs]) if outs else queried.new_zeros(0, 3)
+    if keep is None:
+        return density, rgb
+    return (points.new_zeros(points.shape[0]).index_put((keep,), density),
+            points.new_zeros(points.shape[0], 3).index_put((keep,), rgb))
+
+
 def render(
     field: Field,
     cameras: Cameras,
@@ -82,7 +98,9 @@ def render(
     training: bool = False,
     with_normals: bool = False,
     generator: torch.Generator | None = None,
+    occupancy: OccupancyGrid | None = None,
 ) -> RenderOutput:
+    """`occupancy` (renders without gradients): samples outside its cells count as empty and are not queried."""
     config = config or RenderConfig()
     origins, dirs = camera_rays(cameras, height, width)
     batch = len(cameras)
@@ -92,14 +110,9 @@ def render(
     t, deltas = sample_along_rays(near[idx], far[idx], config.num_samples, training, generator)
     points = (o[idx, None] + d[idx, None] * t[..., None]).reshape(-1, 3)
 
-    density, rgb = [], []
-    for start in range(0, points.shape[0], config.chunk):
-        out = field(points[start : start + config.chunk])
-        density.append(out.density)
-        rgb.append(out.rgb)
     s = config.num_samples
-    sigma = torch.cat(density).reshape(-1, s)
-    colors = torch.cat(rgb).reshape(-1, s, 3)
+    density, colors = query_field(field, points, config.chunk, occupancy)
+    sigma, colors = density.reshape(-1, s), colors.reshape(-1, s, 3)
     weights = composite(sigma, deltas)
 
     n_rays = o.shape[0]

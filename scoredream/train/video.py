@@ -11,6 +11,7 @@ import torch
 from scoredream.fields import Field
 from scoredream.render.background import Background
 from scoredream.render.cameras import orbit_cameras
+from scoredream.render.occupancy import OccupancyGrid
 from scoredream.render.volume import RenderConfig, render
 
 
@@ -27,9 +28,11 @@ def turntable_frames(
 ) -> np.ndarray:
     device = next(field.parameters()).device
     cams = orbit_cameras(frames, elevation, distance, fovy).to(device)
+    radius = (render_config or RenderConfig()).radius
+    occupancy = OccupancyGrid.of(field, bound=radius)  # built once, skips empty space in every frame
     out = []
     for i in range(frames):
-        rgb = render(field, cams[i], resolution, resolution, background, render_config).rgb[0]
+        rgb = render(field, cams[i], resolution, resolution, background, render_config, occupancy=occupancy).rgb[0]
         out.append((rgb.clamp(0, 1) * 255).round().byte().cpu().numpy())
     return np.stack(out)
 

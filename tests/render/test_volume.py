@@ -69,3 +69,28 @@ def test_random_background_changes_per_view_only_when_training():
     assert torch.allclose(eval_bg, torch.ones_like(eval_bg))
     train_bg = bg(dirs, training=True, generator=torch.Generator().manual_seed(0))
     assert (train_bg[:, 0, 0] == train_bg[:, 3, 3]).all() and not torch.equal(train_bg[0], train_bg[1])
+
+
+def test_occupancy_grid_skips_empty_space_without_changing_the_render():
+    from scoredream.render.occupancy import OccupancyGrid
+
+    class Counting(ConstantBall):
+        queried = 0
+
+        def forward(self, points):
+            Counting.queried += points.shape[0]
+            return super().forward(points)
+
+    ball = Counting(sigma=20.0, radius=0.3)
+    grid = OccupancyGrid.of(ball, resolution=32)
+    assert 0 < grid.fraction < 0.05  # a ball of radius 0.3 fills ~1.4% of the cube, plus the dilation
+    cams = orbit_cameras(2, 15.0, 1.75, 50.0)
+    background = BackgroundConfig(kind="solid").setup()
+    with torch.no_grad():
+        Counting.queried = 0
+        full = render(ball, cams, 48, 48, background)
+        every = Counting.queried
+        Counting.queried = 0
+        skipped = render(ball, cams, 48, 48, background, occupancy=grid)
+    assert Counting.queried < every / 5
+    assert torch.allclose(full.rgb, skipped.rgb, atol=1e-5) and torch.allclose(full.opacity, skipped.opacity, atol=1e-5)
