@@ -10,7 +10,7 @@ from typing import Any, get_args
 import gradio as gr
 
 from scoredream.convert import PVDConfig
-from scoredream.export import FORMATS
+from scoredream.export import FORMATS, ExportConfig
 from scoredream.fields import FieldKind
 from scoredream.guidance.base import REFERENCE_GUIDANCE_SCALE
 from scoredream.priors.diffusion_prior import guidance_defaults_of
