@@ -1,41 +1,50 @@
-"""`scoredream` command line: thin wrappers that parse a config and call the library."""
+"""`scoredream` command line: tyro parses every command's options; each command calls the library."""
 
 from __future__ import annotations
 
 import dataclasses
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
 
 import tyro
 
 from scoredream.export.config import ExportConfig  # no torch: `scoredream --help` stays fast
 from scoredream.run_folder import RunFolder
 
-COMMANDS = {
-    "generate": "turn a prompt into a 3D field (score distillation); writes checkpoint, previews, video",
-    "render": "render a turntable video of a checkpoint",
-    "convert": "convert a checkpoint to another field architecture (hashgrid, mlp, tensorf, voxel) by PVD",
-    "export": "export a checkpoint's surface as a coloured mesh: GLB, OBJ (+ MTL + PNG) or PLY",
-    "ui": "open the Gradio app in a browser (generate, convert, export, past runs)",
-    "doctor": "check what this machine has (torch, GPU, tiny-cuda-nn, open3d, ffmpeg, the embedded prior, disk) and "
-    "what a run will use",
-}
+if TYPE_CHECKING:  # both import torch: loaded when their command runs
+    from scoredream.convert.args import ConvertArgs
+    from scoredream.train.config import GenerateConfig
 
-GENERATE_HELP = """Turn a text prompt into a 3D object by score distillation.
 
-Usage: scoredream generate PROMPT [--config FILE] [--resume] [OPTIONS]
+@dataclass
+class GenerateArgs:
+    """Turn a text prompt into a 3D object by score distillation.
 
-  PROMPT           text prompt, e.g. "a red mug"
-  --config FILE    start from a saved config.json (a run folder's, or your own); later flags override it
-  --resume         continue the run in the same folder from its last checkpoint
+    Per-step cost in UNet calls (B = --train.batch-size; Perp-Neg adds 2B to the guided call):
+      sds = one call on 2B; asd = one call on 3B;
+      vsd = pretrained call on 2B + LoRA call on B (2B if --vsd.lora-guidance-scale != 1) + LoRA training
+            forward/backward on B, all times --vsd.particles.
 
-Per-step cost in UNet calls (B = --train.batch-size; Perp-Neg adds 2B to the guided call):
-  sds = one call on 2B; asd = one call on 3B;
-  vsd = pretrained call on 2B + LoRA call on B (2B if --vsd.lora-guidance-scale != 1) + LoRA training
-        forward/backward on B, all times --vsd.particles.
-Outputs go to OUTPUT_DIR/RUN_NAME: config.json, checkpoints/last.safetensors, previews/, turntable.mp4."""
+    Outputs go to OUTPUT_DIR/RUN_NAME: config.json, checkpoints/last.safetensors, previews/, turntable.mp4."""
+
+    prompt: Annotated[str | None, tyro.conf.Positional, tyro.conf.arg(metavar="[PROMPT]")] = None
+    """text prompt, e.g. "a red mug" (optional with --config: the file's prompt)"""
+    config: Annotated[Path | None, tyro.conf.arg(metavar="FILE")] = None
+    """start from a saved config.json (a run folder's, or your own); later flags override it"""
+    resume: Annotated[bool, tyro.conf.FlagCreatePairsOff] = False
+    """continue the run in the same folder from its last checkpoint"""
+    settings: Annotated[GenerateConfig, tyro.conf.arg(name="")] = dataclasses.field(
+        default_factory=lambda: GenerateConfig())
+
+
+@dataclass
+class _ConfigFile:
+    """generate's first pass: only --config, whose values become the defaults of the second."""
+
+    config: Path | None = None
 
 
 @dataclass
@@ -70,35 +79,23 @@ class ExportArgs:
     mesh: Annotated[ExportConfig, tyro.conf.arg(name="")] = dataclasses.field(default_factory=ExportConfig)
 
 
-def _pop_option(args: list[str], name: str, takes_value: bool) -> tuple[list[str], str | bool | None]:
-    for i, a in enumerate(args):
-        if a == name:
-            if not takes_value:
-                return args[:i] + args[i + 1 :], True
-            if i + 1 >= len(args):
-                raise SystemExit(f"error: {name} needs a value")
-            return args[:i] + args[i + 2 :], args[i + 1]
-        if takes_value and a.startswith(name + "="):
-            return args[:i] + args[i + 1 :], a.split("=", 1)[1]
-    return args, None
-
-
-def cmd_generate(args: list[str]) -> int:
+def _generate_defaults(args: list[str]) -> GenerateArgs:
+    """generate's defaults: GenerateConfig's, or a --config file's (read by a first pass, so later flags override)."""
+    global GenerateConfig  # from here on GenerateArgs.settings' annotation resolves (not at import: torch)
     from scoredream.serialization import load_json
-    from scoredream.train import GenerateConfig, generate
+    from scoredream.train.config import GenerateConfig
 
-    args, config_file = _pop_option(args, "--config", True)
-    args, resume = _pop_option(args, "--resume", False)
-    if any(a in ("-h", "--help") for a in args):
-        print(GENERATE_HELP, end="\n\n")
-    prompt = None
-    if args and not args[0].startswith("-"):
-        prompt, args = args[0], args[1:]
-    default = load_json(GenerateConfig, Path(str(config_file))) if config_file else GenerateConfig()
-    config = tyro.cli(GenerateConfig, default=default, args=args, prog="scoredream generate")
-    if prompt is not None:
-        config.prompt = prompt
-    result = generate(config, resume=bool(resume))
+    first, _ = tyro.cli(_ConfigFile, args=args, return_unknown_args=True, add_help=False, prog="scoredream generate")
+    settings = load_json(GenerateConfig, first.config) if first.config else GenerateConfig()
+    return GenerateArgs(config=first.config, settings=settings)
+
+
+def cmd_generate(a: GenerateArgs) -> int:
+    from scoredream.train import generate
+
+    if a.prompt is not None:
+        a.settings.prompt = a.prompt
+    result = generate(a.settings, resume=a.resume)
     print(f"run folder: {result.run_dir}")
     print(f"checkpoint: {result.checkpoint} (step {result.step})")
     if result.video:
@@ -108,12 +105,11 @@ def cmd_generate(args: list[str]) -> int:
     return 0
 
 
-def cmd_render(args: list[str]) -> int:
+def cmd_render(a: RenderArgs) -> int:
     from scoredream.device import pick_device
     from scoredream.train import load_checkpoint
     from scoredream.train.video import turntable_frames, write_video
 
-    a = tyro.cli(RenderArgs, args=args, prog="scoredream render")
     ckpt = load_checkpoint(a.checkpoint)
     device = pick_device(a.device)
     field, background = ckpt.build_field(device), ckpt.build_background(device)
@@ -125,12 +121,11 @@ def cmd_render(args: list[str]) -> int:
     return 0
 
 
-def cmd_export(args: list[str]) -> int:
+def cmd_export(a: ExportArgs) -> int:
     from scoredream.device import pick_device
     from scoredream.export import export_mesh
     from scoredream.train import load_checkpoint
 
-    a = tyro.cli(ExportArgs, args=args, prog="scoredream export")
     a.mesh.validate()  # settings first: a typo fails before the checkpoint loads
     ckpt = load_checkpoint(a.checkpoint)
     field = ckpt.build_field(pick_device(a.device))
@@ -142,12 +137,16 @@ def cmd_export(args: list[str]) -> int:
     return 0
 
 
-def cmd_convert(args: list[str]) -> int:
+def _convert_args(_: list[str]) -> type[ConvertArgs]:
+    from scoredream.convert.args import ConvertArgs  # imports torch
+
+    return ConvertArgs
+
+
+def cmd_convert(a: ConvertArgs) -> int:
     from scoredream.convert import convert_checkpoint
-    from scoredream.convert.args import ConvertArgs
     from scoredream.device import pick_device
 
-    a = tyro.cli(ConvertArgs, args=args, prog="scoredream convert")
     result = convert_checkpoint(a.checkpoint, a.to, a.pvd, target_config=a.target_config(), output=a.output,
                                 device=pick_device(a.device))
     how = "weights copied" if result.copied else f"distilled in {result.steps} steps, {result.seconds:.1f} s"
@@ -169,8 +168,7 @@ class UIArgs:
     """folder of run folders; the app reads and writes files only under it"""
 
 
-def cmd_ui(args: list[str]) -> int:
-    a = tyro.cli(UIArgs, args=args, prog="scoredream ui")
+def cmd_ui(a: UIArgs) -> int:
     try:
         from ui.app import launch
     except ModuleNotFoundError as e:
@@ -182,30 +180,75 @@ def cmd_ui(args: list[str]) -> int:
     return 0
 
 
-def cmd_doctor(args: list[str]) -> int:
+@dataclass
+class DoctorArgs:
+    """Report what this machine has for scoredream and what a run will use; exit status 1 when a default run would
+    miss something."""
+
+    outputs: Path = Path("outputs")
+    """the output folder whose disk is checked"""
+
+
+def cmd_doctor(a: DoctorArgs) -> int:
     from scoredream.doctor import main as doctor
 
-    return doctor(args)
+    return doctor(["--outputs", str(a.outputs)])
+
+
+@dataclass(frozen=True)
+class Command:
+    summary: str
+    """one line for `scoredream --help`"""
+    options: Callable[[list[str]], Any]
+    """the command's arguments -> its options dataclass, or an instance of it holding the defaults"""
+    run: Callable[[Any], int]
+
+
+COMMANDS = {
+    "generate": Command("turn a prompt into a 3D field (score distillation); writes checkpoint, previews, video",
+                        _generate_defaults, cmd_generate),
+    "render": Command("render a turntable video of a checkpoint", lambda _: RenderArgs, cmd_render),
+    "convert": Command("convert a checkpoint to another field architecture (hashgrid, mlp, tensorf, voxel) by PVD",
+                       _convert_args, cmd_convert),
+    "export": Command("export a checkpoint's surface as a coloured mesh: GLB, OBJ (+ MTL + PNG) or PLY",
+                      lambda _: ExportArgs, cmd_export),
+    "ui": Command("open the Gradio app in a browser (generate, convert, export, past runs)", lambda _: UIArgs, cmd_ui),
+    "doctor": Command("check what this machine has (torch, GPU, tiny-cuda-nn, open3d, ffmpeg, the embedded prior, "
+                      "disk) and what a run will use", lambda _: DoctorArgs, cmd_doctor),
+}
+
+
+@dataclass
+class _Unloaded:
+    """Stands for a command that is listed but not run, so that its options (maybe torch's) are not built."""
+
+
+def _subcommand(name: str, argv: list[str]) -> Any:
+    """Command `name` as a member of tyro's Union: its real options only when argv runs it."""
+    if not argv or argv[0] != name:
+        return Annotated[_Unloaded, tyro.conf.subcommand(name, description=COMMANDS[name].summary)]
+    options = COMMANDS[name].options(argv[1:])
+    if isinstance(options, type):
+        return Annotated[options, tyro.conf.subcommand(name)]
+    return Annotated[type(options), tyro.conf.subcommand(name, default=options)]
+
+
+def _run(argv: list[str]) -> int:
+    commands = Union[tuple(_subcommand(name, argv) for name in COMMANDS)]  # noqa: UP007 (built at run time)
+    args = tyro.cli(commands, args=argv or ["--help"], prog="scoredream",
+                    description="Text to 3D by score distillation. `scoredream COMMAND --help` lists its options.")
+    return COMMANDS[argv[0]].run(args)  # tyro exits unless argv[0] names a command
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if not argv or argv[0] in ("-h", "--help") or argv[0] not in COMMANDS:
-        width = max(map(len, COMMANDS))
-        lines = [f"  {name:<{width}}  {text}" for name, text in COMMANDS.items()]
-        print("usage: scoredream COMMAND [ARGS]  (scoredream COMMAND --help for its options)\n")
-        print("commands:\n" + "\n".join(lines))
-        if argv and argv[0] not in ("-h", "--help"):
-            print(f"\nerror: unknown command '{argv[0]}'", file=sys.stderr)
-            return 2
-        return 0
-    from scoredream.errors import USER_ERRORS
-
-    command = {"generate": cmd_generate, "render": cmd_render, "export": cmd_export, "convert": cmd_convert,
-               "ui": cmd_ui, "doctor": cmd_doctor}[argv[0]]
     try:
-        return command(argv[1:])
-    except USER_ERRORS as e:
+        return _run(argv)
+    except Exception as e:
+        from scoredream.errors import USER_ERRORS  # imports torch: only once something failed
+
+        if not isinstance(e, USER_ERRORS):
+            raise
         print(f"error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt as e:

@@ -1,3 +1,4 @@
+import dataclasses
 import json
 
 import pytest
@@ -69,9 +70,40 @@ def test_bad_input_gives_a_clear_error(tmp_path, prior_folder, capsys, monkeypat
 
 
 def test_unknown_command_and_help(capsys):
-    assert main(["frobnicate"]) == 2
-    assert main(["--help"]) == 0
-    assert "generate" in capsys.readouterr().out
-    with pytest.raises(SystemExit):
+    with pytest.raises(SystemExit) as exit_:
+        main(["frobnicate"])
+    assert exit_.value.code == 2 and "frobnicate" in capsys.readouterr().err
+    for args in (["--help"], []):  # no command: the list of commands, as --help
+        with pytest.raises(SystemExit) as exit_:
+            main(args)
+        out = capsys.readouterr().out
+        assert exit_.value.code == 0 and "generate" in out and "turntable video" in out and "doctor" in out
+
+
+def test_generate_help_lists_its_options(capsys):
+    with pytest.raises(SystemExit) as exit_:
         main(["generate", "--help"])
-    assert "--sds.guidance-scale" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert exit_.value.code == 0
+    assert all(s in out for s in ("PROMPT", "--config", "--resume", "--sds.guidance-scale", "UNet calls"))
+
+
+def test_config_file_gives_defaults_and_later_flags_override(tmp_path, monkeypatch):
+    from scoredream import cli
+    from scoredream.serialization import save_json
+    from scoredream.train.config import GenerateConfig
+
+    saved = GenerateConfig(prompt="a blue vase", run_name="vase")
+    saved.sds.guidance_scale, saved.train.steps = 42.0, 7
+    save_json(saved, tmp_path / "config.json")
+    parsed = []  # what generate would run with (no training here)
+    monkeypatch.setitem(cli.COMMANDS, "generate", dataclasses.replace(
+        cli.COMMANDS["generate"], run=lambda a: parsed.append(a) or 0))
+    assert main(["generate", "--config", str(tmp_path / "config.json"), "--sds.guidance-scale", "3.5"]) == 0
+    assert main(["generate", "a green cup", "--config", str(tmp_path / "config.json"), "--resume"]) == 0
+    file_then_flag, prompt_and_resume = parsed
+    s = file_then_flag.settings
+    assert (s.prompt, s.run_name, s.train.steps, s.sds.guidance_scale) == ("a blue vase", "vase", 7, 3.5)
+    assert not file_then_flag.resume and file_then_flag.prompt is None
+    assert prompt_and_resume.prompt == "a green cup" and prompt_and_resume.resume
+    assert prompt_and_resume.settings.sds.guidance_scale == 42.0
