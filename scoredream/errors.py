@@ -1,8 +1,8 @@
 """The errors a user can cause and fix; the CLI and UI show their message instead of a traceback."""
 
 from scoredream.export import ExportError
+from scoredream.guidance.perp_neg import PerpNegError
 from scoredream.priors import PriorLoadError, PromptError
-from scoredream.priors.perp_neg import PerpNegError
 from scoredream.run_folder import RunFolderBusy, RunFolderExists
 from scoredream.serialization import ConfigError
 from scoredream.train.checkpoint import CheckpointError

@@ -17,11 +17,15 @@ class ConfigError(ValueError):
     """A config file or value does not fit the config's schema."""
 
 
-def to_dict(obj: Any) -> Any:
+def to_dict(obj: Any, every_field: bool = False) -> Any:
+    """Plain JSON values. A dataclass may name fields it does not use (`unsaved_fields()`, e.g. the settings of
+    methods a run does not use): they are left out unless `every_field`, and load back as their defaults."""
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        return {f.name: to_dict(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+        skip = set() if every_field or not hasattr(obj, "unsaved_fields") else obj.unsaved_fields()
+        return {f.name: to_dict(getattr(obj, f.name), every_field) for f in dataclasses.fields(obj)
+                if f.name not in skip}
     if isinstance(obj, (list, tuple)):
-        return [to_dict(v) for v in obj]
+        return [to_dict(v, every_field) for v in obj]
     if isinstance(obj, Path):
         return str(obj)
     return obj
@@ -59,6 +63,8 @@ def _convert(tp: Any, value: Any, where: str) -> Any:
     if dataclasses.is_dataclass(tp):
         if not isinstance(value, dict):
             raise ConfigError(f"{where}: expected an object, got {type(value).__name__}")
+        if hasattr(tp, "upgrade"):  # keys saved by an earlier version, renamed by the class itself
+            value = tp.upgrade(value)
         hints = get_type_hints(tp, include_extras=True)
         names = {f.name for f in dataclasses.fields(tp) if f.init}
         unknown = set(value) - names
@@ -66,12 +72,11 @@ def _convert(tp: Any, value: Any, where: str) -> Any:
             raise ConfigError(f"{where}: unknown keys {sorted(unknown)}")
         return tp(**{k: _convert(hints[k], v, f"{where}.{k}") for k, v in value.items()})
     if origin in (Union, types.UnionType):
-        errors = []
         for arg in get_args(tp):
             try:
                 return _convert(arg, value, where)
-            except ConfigError as e:
-                errors.append(str(e))
+            except ConfigError:
+                pass
         raise ConfigError(f"{where}: {value!r} fits none of {tp}")
     if origin is typing.Literal:
         if value not in get_args(tp):

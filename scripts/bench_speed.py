@@ -73,7 +73,7 @@ def step_breakdown(prior, resolution: int, steps: int, device: torch.device, sam
         bg = background(d.reshape(1, resolution, resolution, 3), training=True, generator=gen).reshape(-1, 3)
         rgb = (fg + (1 - op) * bg).reshape(1, resolution, resolution, 3)
         t = mark("compositing", t)
-        g = guidance(rgb, cams, prompt, 0, gen)
+        g = guidance(rgb, cams, prompt, 0.0, gen)
         t = mark("prior (UNet, SDS)", t)
         opt.zero_grad()
         g.loss.backward()

@@ -14,7 +14,7 @@ import gradio as gr
 from scoredream.convert import PVDConfig
 from scoredream.export import FORMATS, ExportConfig
 from scoredream.fields import FieldKind
-from scoredream.guidance.base import REFERENCE_GUIDANCE_SCALE
+from scoredream.guidance import method_settings
 from scoredream.priors.diffusion_prior import guidance_defaults_of
 from scoredream.serialization import to_dict
 from scoredream.train import GenerateConfig
@@ -39,10 +39,7 @@ def source_picker() -> tuple[gr.Dropdown, gr.File]:
 
 def default_guidance(method: str, model: str = "embedded") -> float:
     """What a run would use: the config's scale, else the prior's recommendation, else the method's reference."""
-    configured = getattr(getattr(GenerateConfig(), method), "guidance_scale", None)
-    if configured is not None:
-        return float(configured)
-    return float(guidance_defaults_of(model).get(method, {}).get("guidance_scale", REFERENCE_GUIDANCE_SCALE[method]))
+    return method_settings(method, getattr(GenerateConfig(), method), guidance_defaults_of(model)).guidance_scale
 
 
 INTRO = ("# scoredream\nText to 3D by score distillation. Jobs run in the background: closing this tab does not stop "
@@ -119,7 +116,7 @@ def generate_form(d: dict[str, Any]) -> list[Any]:
         overrides = gr.Code(d["overrides"], language="json", label="Overrides (JSON)")
         gr.Markdown("Any setting of the run, as a partial JSON object that wins over the fields above, e.g. "
                     "`{\"render\": {\"num_samples\": 16}}`. All settings:")
-        gr.Code(json.dumps(to_dict(GenerateConfig()), indent=1), language="json", interactive=False,
+        gr.Code(json.dumps(to_dict(GenerateConfig(), every_field=True), indent=1), language="json", interactive=False,
                 label="Default config")
     method.change(default_guidance, [method, model], scale, api_visibility="private")
     model.blur(default_guidance, [method, model], scale, api_visibility="private")

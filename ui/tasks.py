@@ -72,7 +72,7 @@ def merge(base: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
 def generate_config(form: GenerateForm, outputs: Path, taken: Collection[str] = ()) -> GenerateConfig:
     """Form -> validated config whose run folder is a fresh folder inside `outputs` (overrides cannot move it),
     named unlike the `taken` ones (of queued jobs)."""
-    data = to_dict(GenerateConfig())
+    data = to_dict(GenerateConfig(), every_field=True)
     data = merge(data, {
         "prompt": form.prompt, "negative_prompt": form.negative_prompt, "method": form.method, "field": form.field,
         "prior": {"model": form.model.strip()},
@@ -114,7 +114,7 @@ def with_overrides(config: T, overrides: str, where: str) -> T:
         raise ConfigError(f"the {where} overrides are not valid JSON: {e}") from e
     if not isinstance(patch, dict):
         raise ConfigError(f"the {where} overrides must be a JSON object, e.g. {{\"steps\": 100}}")
-    return from_dict(type(config), merge(to_dict(config), patch), where=where)
+    return from_dict(type(config), merge(to_dict(config, every_field=True), patch), where=where)
 
 
 def resume_config(run_folder: Path) -> GenerateConfig:

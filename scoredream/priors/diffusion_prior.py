@@ -108,16 +108,6 @@ class DiffusionPrior(nn.Module):
         self.register_buffer("alphas_cumprod", self.scheduler.alphas_cumprod.clone().float(), persistent=False)
         self._text_cache: dict[str, Tensor] = {}
 
-    def guidance_scale(self, method: str, configured: float | None, reference: float) -> float:
-        """The CFG scale a method uses: its config's if set, else this prior's recommendation, else the reference."""
-        if configured is not None:
-            return configured
-        return float(self.recommendation(method, "guidance_scale", reference))
-
-    def recommendation(self, method: str, key: str, otherwise: Any = None) -> Any:
-        """What this prior's folder recommends for `method`'s setting `key` (see GUIDANCE_DEFAULTS_FILE)."""
-        return self.guidance_defaults.get(method, {}).get(key, otherwise)
-
     @property
     def num_train_timesteps(self) -> int:
         return int(self.scheduler.config.num_train_timesteps)

@@ -5,15 +5,17 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal, get_args
 
 from scoredream.export.config import ExportConfig
 from scoredream.fields import FieldConfig, FieldKind, HashGridConfig, MLPConfig, TensoRFConfig, VoxelConfig
 from scoredream.guidance import ASDConfig, GuidanceConfig, SDSConfig, VSDConfig
+from scoredream.guidance.schedule import upgrade_step_schedule
 from scoredream.priors import PriorConfig, PromptConfig
 from scoredream.render.background import BackgroundConfig
 from scoredream.render.cameras import CameraSamplerConfig
 from scoredream.render.volume import RenderConfig
+from scoredream.serialization import ConfigError
 
 MethodKind = Literal["sds", "vsd", "asd"]
 MAX_PROMPT_CHARS = 1000
@@ -40,21 +42,21 @@ class OptimConfig:
 @dataclass
 class TrainConfig:
     steps: int = 600
-    """optimisation steps"""
+    """optimisation steps; every schedule is a fraction of them, so this alone scales a run"""
     batch_size: int = 1
     """views rendered per step"""
     resolution: int = 32
-    """render size in pixels until resolution_switch_step"""
+    """render size in pixels until resolution_switch"""
     resolution_final: int = 32
-    """render size from resolution_switch_step on (threestudio: 64 then 512)"""
-    resolution_switch_step: int = 0
-    """step at which the render size changes (0: never)"""
+    """render size from resolution_switch on (threestudio: 64 then 512)"""
+    resolution_switch: float = 1.0
+    """fraction of the run from which renders are resolution_final (1: never)"""
     sparsity_weight: float = 0.0
     """weight of mean(sqrt(opacity^2 + 0.01)), which empties space around the object"""
     opacity_weight: float = 0.0
     """weight of the opacity entropy, which pushes opacity to 0 or 1"""
-    opacity_start_step: int = 0
-    """step from which the opacity entropy applies"""
+    opacity_start: float = 0.0
+    """fraction of the run from which the opacity entropy applies"""
     seed: int = 0
     """seeds the field's initialisation and every random draw (cameras, noise, timesteps)"""
     device: str = "auto"
@@ -66,8 +68,27 @@ class TrainConfig:
     log_every: int = 10
     """update the progress bar's loss every N steps"""
 
+    def progress(self, step: int) -> float:
+        """How far into the run `step` is, in [0, 1)."""
+        return step / self.steps
+
     def resolution_at(self, step: int) -> int:
-        return self.resolution_final if 0 < self.resolution_switch_step <= step else self.resolution
+        return self.resolution_final if self.progress(step) >= self.resolution_switch else self.resolution
+
+    def validate(self, where: str = "train") -> None:
+        if self.steps < 1 or self.batch_size < 1:
+            raise ConfigError(f"{where}.steps and {where}.batch_size must be at least 1")
+        sizes = (self.resolution, self.resolution_final)
+        if min(sizes) < 8 or max(sizes) > 2048:
+            raise ConfigError("render resolutions must be between 8 and 2048 pixels")
+        if min(self.preview_every, self.checkpoint_every) < 0:
+            raise ConfigError(f"{where}.preview_every and {where}.checkpoint_every must be >= 0")
+        bad = [f"{where}.{k}={v}" for k, v in (("resolution_switch", self.resolution_switch),
+                                               ("opacity_start", self.opacity_start)) if not 0.0 <= v <= 1.0]
+        if bad:
+            raise ConfigError(f"fractions of the run must be in [0, 1]: {', '.join(bad)}")
+        if self.log_every < 1:
+            raise ConfigError(f"{where}.log_every must be at least 1")
 
 
 @dataclass
@@ -127,9 +148,33 @@ class GenerateConfig:
     def guidance_config(self) -> GuidanceConfig:
         return getattr(self, self.method)
 
-    def particles(self) -> int:
-        """Fields optimised together (VSD's particles; 1 for the other methods)."""
-        return self.vsd.particles if self.method == "vsd" else 1
+    def unsaved_fields(self) -> set[str]:
+        """The method and field sections this run does not use: config.json and checkpoints leave them out (they
+        load back as defaults)."""
+        methods, fields = set(get_args(MethodKind)), set(get_args(FieldKind))
+        return (methods - {self.method}) | (fields - {self.field})
+
+    @classmethod
+    def upgrade(cls, data: Any) -> Any:
+        """A config saved by an earlier version, in today's keys: schedules were in steps, now fractions of the
+        run."""
+        if not isinstance(data, dict) or not isinstance(data.get("train", {}), dict):
+            return data  # the type checks that follow name the problem
+        data = dict(data)
+        steps = data.get("train", {}).get("steps")
+        steps = steps if isinstance(steps, int) and steps > 0 else TrainConfig.steps
+        for method in get_args(MethodKind):
+            if isinstance(data.get(method), dict) and isinstance(data[method].get("timesteps"), dict):
+                data[method] = {**data[method], "timesteps": upgrade_step_schedule(data[method]["timesteps"], steps)}
+        train = dict(data.get("train", {}))
+        if "resolution_switch_step" in train:
+            switch = train.pop("resolution_switch_step")
+            train["resolution_switch"] = min(switch / steps, 1.0) if switch > 0 else 1.0
+        if "opacity_start_step" in train:
+            train["opacity_start"] = min(train.pop("opacity_start_step") / steps, 1.0)
+        if train:
+            data["train"] = train
+        return data
 
     def run_dir(self) -> Path:
         if self.run_name:
@@ -141,30 +186,16 @@ class GenerateConfig:
     def validate(self) -> None:
         """Cheap checks before any model loads, so a typo fails in a second, not after minutes."""
         from scoredream.priors import PromptError
-        from scoredream.serialization import ConfigError, check_finite
+        from scoredream.serialization import check_finite
 
         if not self.prompt.strip():
             raise PromptError("the prompt is empty")
         if len(self.prompt) > MAX_PROMPT_CHARS:
             raise PromptError(f"the prompt is {len(self.prompt)} characters; at most {MAX_PROMPT_CHARS}")
         check_finite(self)
-        t = self.train
-        if t.steps < 1 or t.batch_size < 1:
-            raise ConfigError("train.steps and train.batch_size must be at least 1")
-        if min(t.resolution, t.resolution_final) < 8 or max(t.resolution, t.resolution_final) > 2048:
-            raise ConfigError("render resolutions must be between 8 and 2048 pixels")
-        if min(t.preview_every, t.checkpoint_every, t.resolution_switch_step, t.opacity_start_step) < 0:
-            raise ConfigError("train.preview_every, checkpoint_every, resolution_switch_step and opacity_start_step "
-                              "must be >= 0")
-        if t.log_every < 1:
-            raise ConfigError("train.log_every must be at least 1")
+        self.train.validate()
         if self.render.num_samples < 2:
             raise ConfigError("render.num_samples must be at least 2")
-        guidance = self.guidance_config()
-        guidance.timesteps.validate(f"{self.method}.timesteps")
-        if guidance.guidance_scale is not None and guidance.guidance_scale < 0:
-            raise ConfigError(f"{self.method}.guidance_scale must be >= 0, got {guidance.guidance_scale}")
-        if guidance.grad_clip is not None and guidance.grad_clip <= 0:
-            raise ConfigError(f"{self.method}.grad_clip must be positive (or unset), got {guidance.grad_clip}")
+        self.guidance_config().validate(self.method)
         if self.export.enabled:
             self.export.validate()

@@ -161,9 +161,10 @@ def build_run(config: GenerateConfig, folder: RunFolder, prior: DiffusionPrior, 
               layout: GridLayout | None = None) -> Run:
     prompt = PromptEmbeddings(prior, config.prompt, config.negative_prompt, config.prompts)
     torch.manual_seed(config.train.seed)
-    particles = [build_field(config, device, layout) for _ in range(config.particles())]
-    background = config.background.setup().to(device)
     guidance = config.guidance_config().setup(prior)
+    torch.manual_seed(config.train.seed)  # the fields start the same whatever the method
+    particles = [build_field(config, device, layout) for _ in range(guidance.particles)]
+    background = config.background.setup().to(device)
     groups = {k: [p for f in particles for p in f.param_groups()[k]] for k in ("grid", "mlp")}
     optimizer = torch.optim.AdamW(
         [{"params": groups["grid"]}, {"params": groups["mlp"]}, {"params": list(background.parameters())}]
@@ -238,10 +239,11 @@ def optimisation_step(run: Run, step: int) -> dict[str, float]:
     cams = cams.to(next(run.particles[0].parameters()).device)
     rgb, opacity = render_particles(run.particles, cams, config.train.resolution_at(step), run.background,
                                     config.render, generator)
-    g = run.guidance(rgb, cams, run.prompt, step, generator)
+    progress = config.train.progress(step)
+    g = run.guidance(rgb, cams, run.prompt, progress, generator)
     sparsity, binary = opacity_regularisers(opacity)
     loss = g.loss + config.train.sparsity_weight * sparsity
-    if step >= config.train.opacity_start_step:
+    if progress >= config.train.opacity_start:
         loss = loss + config.train.opacity_weight * binary
     if not torch.isfinite(loss):
         raise TrainingDiverged(

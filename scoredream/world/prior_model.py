@@ -85,7 +85,7 @@ def build_scheduler(config: PriorModelConfig) -> DDPMScheduler:
 # Measured with scripts/bench_sds.py and scripts/ablate.py (README): on this small prior SDS at DreamFusion's CFG
 # 100 saturates colours and swells objects; 7.5 keeps both. The reference t schedules of VSD and ASD, which spend
 # most of the run at t <= 0.5, erode objects here; the full range [0.02, 0.98] throughout keeps their shape.
-FULL_RANGE = {"min_start": 0.02, "min_end": 0.02, "max_start": 0.98, "max_end": 0.98, "start_step": 0, "end_step": 0}
+FULL_RANGE = {"min_start": 0.02, "min_end": 0.02, "max_start": 0.98, "max_end": 0.98, "start": 0.0, "end": 0.0}
 EMBEDDED_GUIDANCE_DEFAULTS: Recommendations = {
     "sds": {"guidance_scale": 7.5}, "vsd": {"timesteps": FULL_RANGE}, "asd": {"timesteps": FULL_RANGE}
 }

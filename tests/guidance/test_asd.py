@@ -28,7 +28,7 @@ def test_asd_gradient_matches_its_formula_and_uses_t_plus_dt(pixel_prior):
     rgb, cams = torch.rand(3, 16, 16, 3, requires_grad=True), _cams(3)
     spy = UNetSpy(pixel_prior)
     try:
-        out = guidance(rgb, cams, prompt, step=0, generator=torch.Generator().manual_seed(4))
+        out = guidance(rgb, cams, prompt, progress=0, generator=torch.Generator().manual_seed(4))
     finally:
         spy.handle.remove()
     g = torch.Generator().manual_seed(4)  # replay: timesteps, noise, then U(0, 1) for dt

@@ -17,7 +17,7 @@ def test_sds_gradient_matches_its_formula(pixel_prior):
     prompt = PromptEmbeddings(pixel_prior, "a red cube")
     rgb = torch.rand(2, 16, 16, 3, requires_grad=True)
     cams = _cams(2)
-    out = guidance(rgb, cams, prompt, step=0, generator=torch.Generator().manual_seed(3))
+    out = guidance(rgb, cams, prompt, progress=0, generator=torch.Generator().manual_seed(3))
     # Replay the draws the guidance made: timesteps first, then noise.
     g = torch.Generator().manual_seed(3)
     t = cfg.timesteps.sample(0, 2, 1000, g)
@@ -40,13 +40,13 @@ def test_weightings_and_schedule():
     t = torch.tensor([0, 999])
     assert torch.allclose(sds_weight(t, a, "sds"), 1 - a[t])
     assert torch.allclose(sds_weight(t, a, "fantasia"), a[t].sqrt() * (1 - a[t]))
-    s = TimestepSchedule(min_start=0.5, min_end=0.02, max_start=0.98, max_end=0.5, start_step=0, end_step=100)
+    s = TimestepSchedule(min_start=0.5, min_end=0.02, max_start=0.98, max_end=0.5, start=0.0, end=0.5)
     assert s.fractions(0) == (0.5, 0.98)
-    lo, hi = s.fractions(50)
+    lo, hi = s.fractions(0.25)
     assert abs(lo - 0.26) < 1e-9 and abs(hi - 0.74) < 1e-9
-    assert s.fractions(1000) == (0.02, 0.5)
-    jump = TimestepSchedule(max_start=0.98, max_end=0.5, start_step=5000, end_step=5000)
-    assert jump.fractions(4999)[1] == 0.98 and jump.fractions(5000)[1] == 0.5
+    assert s.fractions(0.9) == (0.02, 0.5)
+    jump = TimestepSchedule(max_start=0.98, max_end=0.5, start=0.2, end=0.2)
+    assert jump.fractions(0.1999)[1] == 0.98 and jump.fractions(0.2)[1] == 0.5
 
 
 def test_nan_gradients_are_zeroed(pixel_prior):
@@ -73,7 +73,7 @@ def test_sds_gradient_in_every_prior_setup(latent, prediction_type):
     prior.encode_images = keep_latents
     rgb = torch.rand(2, 32, 32, 3, requires_grad=True)
     cams = _cams(2)
-    out = guidance(rgb, cams, prompt, step=0, generator=torch.Generator().manual_seed(5))
+    out = guidance(rgb, cams, prompt, progress=0, generator=torch.Generator().manual_seed(5))
     out.loss.backward()
     x0 = captured["x0"]
     g = torch.Generator().manual_seed(5)

@@ -4,8 +4,8 @@ from safetensors.torch import load_file
 from tiny_models import save_prior_folder, tiny_prior
 
 from scoredream.guidance import SDSConfig, TimestepSchedule, VSDConfig
+from scoredream.guidance.perp_neg import PerpNegConfig, text_conditions
 from scoredream.priors import PromptEmbeddings
-from scoredream.priors.perp_neg import PerpNegConfig, text_conditions
 from scoredream.render.cameras import make_cameras
 from scoredream.serialization import ConfigError
 from scoredream.train import GenerateConfig, generate, load_checkpoint
@@ -20,7 +20,7 @@ def _randomise_lora(guidance, seed: int = 0) -> None:
     # LoRA B and the camera output layer start at zero (LoRA = base model); make the branches differ.
     g = torch.Generator().manual_seed(seed)
     with torch.no_grad():
-        for p in guidance.trainable_parameters():
+        for p in guidance.lora.trainable():
             p.copy_(0.2 * torch.randn(p.shape, generator=g))
 
 
@@ -39,7 +39,7 @@ def test_vsd_gradient_matches_its_formula(lora_scale):
     prompt = PromptEmbeddings(prior, "a red cube")
     rgb = torch.rand(2, 16, 16, 3, requires_grad=True)
     cams = _cams([0.0, 120.0])
-    out = guidance(rgb, cams, prompt, step=0, generator=torch.Generator().manual_seed(3))
+    out = guidance(rgb, cams, prompt, progress=0, generator=torch.Generator().manual_seed(3))
     g = torch.Generator().manual_seed(3)  # replay: timesteps, then noise
     t = cfg.timesteps.sample(0, 2, 1000, g)
     noise = torch.randn(2, 3, 16, 16, generator=g)
@@ -68,11 +68,11 @@ def test_lora_trains_while_the_prior_stays_bit_identical(share_unet):
     sds = SDSConfig().setup(prior)
     sds_before = sds(rgb, cams, prompt, 0, torch.Generator().manual_seed(1)).loss
     guidance = VSDConfig(share_unet=share_unet, lora_lr=1e-2).setup(prior)
-    lora_before = [p.clone() for p in guidance.trainable_parameters()]
+    lora_before = [p.clone() for p in guidance.lora.trainable()]
     g = torch.Generator().manual_seed(0)
     losses = [guidance(rgb, cams, prompt, step, g).stats["lora_loss"] for step in range(2)]
     assert all(torch.isfinite(torch.tensor(losses)))
-    changed = [not torch.equal(a, b) for a, b in zip(lora_before, guidance.trainable_parameters(), strict=True)]
+    changed = [not torch.equal(a, b) for a, b in zip(lora_before, guidance.lora.trainable(), strict=True)]
     assert all(changed)
     after = _weights(prior.unet)
     assert after.keys() == before.keys() and all(torch.equal(before[k], after[k]) for k in before)
@@ -123,7 +123,7 @@ def test_state_round_trips_with_optimiser_moments(pixel_prior):
     out_a = a(rgb, cams, prompt, 1, torch.Generator().manual_seed(1))
     out_b = b(rgb, cams, prompt, 1, torch.Generator().manual_seed(1))
     assert torch.equal(out_a.loss, out_b.loss) and out_a.stats == out_b.stats
-    for pa, pb in zip(a.trainable_parameters(), b.trainable_parameters(), strict=True):
+    for pa, pb in zip(a.lora.trainable(), b.lora.trainable(), strict=True):
         assert torch.equal(pa, pb)
 
 

@@ -89,12 +89,12 @@ def test_prior_folder_recommends_a_t_range_unless_the_config_sets_one(tmp_path, 
     save_prior_folder(pixel_prior, tmp_path)
     (tmp_path / GUIDANCE_DEFAULTS_FILE).write_text('{"asd": {"timesteps": {"min_start": 0.02, "max_end": 0.98}}}')
     prior = PriorConfig(model=str(tmp_path)).setup()
-    assert ASDConfig().setup(prior).timesteps.fractions(600) == (0.02, 0.98)
+    assert ASDConfig().setup(prior).timesteps.fractions(1.0) == (0.02, 0.98)
     assert ASDConfig().setup(prior).timesteps.fractions(0) == (0.02, 0.98)
     reference = ASDConfig().timesteps
-    assert reference.fractions(600) == (0.02, 0.5)  # ScaleDreamer's anneal, what the config itself says
+    assert reference.fractions(1.0) == (0.02, 0.5)  # ScaleDreamer's anneal, what the config itself says
     own = ASDConfig()
-    own.timesteps.end_step = 1200  # a changed schedule is the user's, not replaced
+    own.timesteps.end = 0.5  # a changed schedule is the user's, not replaced
     assert own.setup(prior).timesteps == own.timesteps
     assert VSDConfig().setup(prior).timesteps == VSDConfig().timesteps  # nothing recommended for VSD
     off = PriorConfig(model=str(tmp_path), recommendations=False).setup()
@@ -111,7 +111,7 @@ def test_embedded_prior_recommends_its_settings():
     prior = PriorConfig().setup()
     assert SDSConfig().setup(prior).guidance_scale == EMBEDDED_GUIDANCE_DEFAULTS["sds"]["guidance_scale"]
     for config in (ASDConfig(), VSDConfig()):
-        assert config.setup(prior).timesteps.fractions(600) == (0.02, 0.98)
+        assert config.setup(prior).timesteps.fractions(1.0) == (0.02, 0.98)
 
 
 def test_guidance_defaults_are_readable_without_loading_the_prior(tmp_path):

@@ -4,8 +4,7 @@ import pytest
 import torch
 
 from scoredream.guidance import SDSConfig, TimestepSchedule
-from scoredream.priors import PromptConfig, PromptEmbeddings
-from scoredream.priors.perp_neg import (
+from scoredream.guidance.perp_neg import (
     BACK,
     FRONT,
     OVERHEAD,
@@ -16,6 +15,7 @@ from scoredream.priors.perp_neg import (
     perpendicular_component,
     text_conditions,
 )
+from scoredream.priors import PromptConfig, PromptEmbeddings
 from scoredream.render.cameras import make_cameras
 
 

@@ -16,6 +16,7 @@ from jaxtyping import Float
 from torch import Tensor
 
 from scoredream.priors.prompts import VIEWS, PromptEmbeddings
+from scoredream.serialization import ConfigError
 
 FRONT, SIDE, BACK, OVERHEAD = (VIEWS.index(v) for v in ("front", "side", "back", "overhead"))
 
@@ -38,6 +39,12 @@ class PerpNegConfig:
     """(a, b, c) for the side prompt as negative between side and back"""
     front_back: tuple[float, float, float] = (1.0, 0.5, 0.967)
     """(a, b, c) for the front prompt as negative between side and back"""
+    weight_scale: float = 1.0
+    """multiplies every negative's weight (ScaleDreamer: 0.5)"""
+
+    def validate(self, where: str) -> None:
+        if self.weight_scale < 0:
+            raise ConfigError(f"{where}.weight_scale must be >= 0, got {self.weight_scale}")
 
 
 def _decay(abc: tuple[float, float, float], r: float) -> float:
@@ -116,7 +123,7 @@ def text_conditions(
         r, first, second, w = perp_neg_weights(az, perp_neg)
         pos.append(r * views[first] + (1 - r) * views[second])
         negs.append(torch.stack([views[FRONT], views[SIDE]] if first == FRONT else [views[SIDE], views[FRONT]]))
-        weights.append(w)
+        weights.append([perp_neg.weight_scale * wk for wk in w])
     return TextConditions(
         torch.stack(pos), uncond, torch.stack(negs), torch.tensor(weights, dtype=torch.float32, device=cond.device)
     )
