@@ -1,12 +1,34 @@
-"""The errors a user can cause and fix; the CLI and UI show their message instead of a traceback."""
+"""The errors a user can cause and fix; the CLI and UI show their message instead of a traceback.
 
-from scoredream.export import ExportError
-from scoredream.guidance.perp_neg import PerpNegError
-from scoredream.priors import PriorLoadError, PromptError
+No torch here (the CLI imports this module before anything heavy): the errors whose natural home imports torch
+are defined here, and those modules re-export them (`scoredream.priors.PromptError`,
+`scoredream.train.checkpoint.CheckpointError`, ...). The others live in torch-free modules of their own.
+"""
+
+from scoredream.export.config import EmptySurfaceError, ExportError
 from scoredream.run_folder import RunFolderBusy, RunFolderExists
 from scoredream.serialization import ConfigError
-from scoredream.train.checkpoint import CheckpointError
-from scoredream.train.trainer import TrainingDiverged
+
+
+class PromptError(ValueError):
+    """The prompt cannot be used (empty, too long for the text encoder)."""
+
+
+class PriorLoadError(RuntimeError):
+    """A prior could not be found or loaded; the message says why and what to do."""
+
+
+class PerpNegError(ValueError):
+    """Perp-Neg was asked for without view-dependent prompts."""
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint is missing, corrupt, or not a scoredream checkpoint."""
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss became NaN or infinite; the last good checkpoint is kept."""
+
 
 USER_ERRORS: tuple[type[BaseException], ...] = (
     PromptError,
@@ -20,3 +42,6 @@ USER_ERRORS: tuple[type[BaseException], ...] = (
     ExportError,  # unknown format, no surface (EmptySurfaceError), bad settings, unwritable mesh path
     OSError,  # unwritable output folder, disk full
 )
+
+__all__ = ["USER_ERRORS", "CheckpointError", "ConfigError", "EmptySurfaceError", "ExportError", "PerpNegError",
+           "PriorLoadError", "PromptError", "RunFolderBusy", "RunFolderExists", "TrainingDiverged"]

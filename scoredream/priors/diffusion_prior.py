@@ -12,13 +12,10 @@ import torch.nn.functional as F
 from jaxtyping import Float
 from torch import Tensor, nn
 
+from scoredream.errors import PromptError
 from scoredream.priors.loading import PriorLoadError, load_components, resolve_model_folder
 
 DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
-
-
-class PromptError(ValueError):
-    """The prompt cannot be used (empty, too long for the text encoder)."""
 
 
 @dataclass

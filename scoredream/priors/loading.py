@@ -12,13 +12,11 @@ import json
 import os
 from pathlib import Path
 
+from scoredream.errors import PriorLoadError
+
 ALLOWED_LIBRARIES = ("diffusers", "transformers")
 COMPONENTS = ("unet", "text_encoder", "tokenizer", "scheduler", "vae")
 REQUIRED = ("unet", "text_encoder", "tokenizer", "scheduler")
-
-
-class PriorLoadError(RuntimeError):
-    """A prior could not be found or loaded; the message says why and what to do."""
 
 
 def assets_dir() -> Path:

@@ -14,6 +14,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import Tensor, nn
 
+from scoredream.errors import CheckpointError
 from scoredream.fields import Field
 from scoredream.fields.hashgrid import GridLayout, GridLayoutError, HashGridConfig, state_layout
 from scoredream.render.background import Background
@@ -22,10 +23,6 @@ from scoredream.serialization import ConfigError, from_dict, to_dict
 from scoredream.train.config import GenerateConfig
 
 FORMAT = "scoredream-checkpoint/1"
-
-
-class CheckpointError(RuntimeError):
-    """A checkpoint is missing, corrupt, or not a scoredream checkpoint."""
 
 
 @dataclass
