@@ -9,7 +9,10 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from scoredream.export.appearance import bake_texture, surface_colors, vertex_normals
+import numpy as np
+from jaxtyping import Float, Int
+
+from scoredream.export.appearance import ColorRays, bake_texture, surface_colors, vertex_normals
 from scoredream.export.cleanup import clean_mesh
 from scoredream.export.config import ExportConfig, ExportError
 from scoredream.export.deps import export_dependencies_problem
@@ -41,6 +44,38 @@ def export_mesh(field_: Field, path: str | Path, config: ExportConfig | None = N
     """Extract, clean, colour and write the field's surface. Raises ExportError (EmptySurfaceError when the
     field has no surface) before anything is written under `path`."""
     config = config or ExportConfig()
+    path = output_path(path, config)
+    laps = Laps()
+    was_training = field_.training
+    field_.eval()
+    try:
+        surface = extract_surface(field_, config.resolution, config.coarse_resolution, config.threshold, config.chunk)
+        laps.end("extract")
+        vertices, faces = clean_mesh(surface.vertices, surface.faces, config.min_component_ratio,
+                                     config.target_faces, config.smooth_iterations)
+        laps.end("cleanup")
+        mesh = colour_mesh(field_, vertices, faces, surface.grid.spacing, config, laps)
+    finally:
+        field_.train(was_training)
+    files = write_mesh(mesh, path, config.format)
+    laps.end("write")
+    grid = surface.grid
+    return ExportResult(
+        path=files[-1],
+        files=files,
+        num_vertices=len(mesh.texture.source) if mesh.texture is not None else len(mesh.vertices),
+        num_faces=len(faces),
+        threshold=surface.threshold,
+        box=(tuple(grid.lo.tolist()), tuple(grid.hi.tolist())),  # type: ignore[arg-type]
+        grid_shape=grid.values.shape,  # type: ignore[arg-type]
+        seconds=laps.seconds,
+        mesh=mesh,
+    )
+
+
+def output_path(path: str | Path, config: ExportConfig) -> Path:
+    """The file to write (`path` with the format's suffix added if it has none), once the settings, the optional
+    dependencies and the suffix are known to be fine; raises ExportError otherwise."""
     config.validate()
     problem = export_dependencies_problem(config)
     if problem:
@@ -50,51 +85,43 @@ def export_mesh(field_: Field, path: str | Path, config: ExportConfig | None = N
         path = path.with_suffix(f".{config.format}")
     if path.suffix.lower() != f".{config.format}":
         raise ExportError(f"the output path {path} should end in .{config.format} for format {config.format}")
-    seconds: dict[str, float] = {}
-    clock = time.perf_counter()
+    return path
 
-    def lap(name: str) -> None:
-        nonlocal clock
+
+class Laps:
+    """Wall time of consecutive stages: `end(name)` records the time since the previous stage ended."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+        self._clock = time.perf_counter()
+
+    def end(self, name: str) -> None:
         now = time.perf_counter()
-        seconds[name], clock = now - clock, now
+        self.seconds[name], self._clock = now - self._clock, now
 
-    was_training = field_.training
-    field_.eval()
-    try:
-        surface = extract_surface(field_, config.resolution, config.coarse_resolution, config.threshold, config.chunk)
-        lap("extract")
-        vertices, faces = clean_mesh(surface.vertices, surface.faces, config.min_component_ratio,
-                                     config.target_faces, config.smooth_iterations)
-        lap("cleanup")
-        normals = vertex_normals(vertices, faces)
-        depth = config.color_depth * surface.grid.spacing
-        colors = surface_colors(field_, vertices, normals, depth, config.color_samples, config.chunk)
-        lap("vertex_colors")
-        texture = None
-        if config.texture and config.format != "ply":
-            texture = bake_texture(field_, vertices, faces, config.texture_size, depth, config.color_samples,
-                                   config.chunk)
-            lap("texture")
-    finally:
-        field_.train(was_training)
-    mesh = MeshData(
+
+def colour_mesh(
+    field_: Field,
+    vertices: Float[np.ndarray, "V 3"],
+    faces: Int[np.ndarray, "F 3"],
+    spacing: float,
+    config: ExportConfig,
+    laps: Laps,
+) -> MeshData:
+    """Normals, vertex colours and (unless PLY or switched off) a baked texture, in the file's frame.
+    `spacing`: the fine grid's cell size, the unit of `config.color_depth`."""
+    normals = vertex_normals(vertices, faces)
+    rays = ColorRays(field_, config.color_depth * spacing, config.color_samples, config.chunk)
+    colors = surface_colors(rays, vertices, normals)
+    laps.end("vertex_colors")
+    texture = None
+    if config.texture and config.format != "ply":
+        texture = bake_texture(rays, vertices, faces, normals, config.texture_size)
+        laps.end("texture")
+    return MeshData(
         vertices=to_output_frame(vertices, config.up, config.scale),
         faces=faces,
         normals=to_output_frame(normals, config.up, 1.0),
         colors=colors,
         texture=texture,
-    )
-    files = write_mesh(mesh, path, config.format)
-    lap("write")
-    grid = surface.grid
-    return ExportResult(
-        path=files[-1],
-        files=files,
-        num_vertices=len(texture.source) if texture is not None else len(vertices),
-        num_faces=len(faces),
-        threshold=surface.threshold,
-        box=(tuple(grid.lo.tolist()), tuple(grid.hi.tolist())),  # type: ignore[arg-type]
-        grid_shape=grid.values.shape,  # type: ignore[arg-type]
-        seconds=seconds,
-        mesh=mesh,
     )
