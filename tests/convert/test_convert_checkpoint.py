@@ -16,8 +16,10 @@ TINY_PVD = ["--pvd.steps", "4", "--pvd.feature-steps", "1", "--pvd.sample-steps"
 
 @pytest.fixture
 def hashgrid_run(tmp_path):
-    """A run folder holding a small random hash-grid checkpoint (as `generate` writes it)."""
+    """A run folder holding a small random hash-grid checkpoint (as `generate` writes it), with a learned (MLP)
+    background, so that a conversion has its weights to carry over."""
     cfg = GenerateConfig(prompt="a red cube", output_dir=tmp_path, run_name="cube")
+    cfg.background.kind = "mlp"
     cfg.hashgrid = HashGridConfig(levels=2, max_resolution=32, log2_hashmap_size=10)
     cfg.render.num_samples = 8
     torch.manual_seed(0)
@@ -54,7 +56,10 @@ def test_converted_checkpoint_loads_like_a_trained_one(hashgrid_run):
     field = ckpt.build_field()
     assert isinstance(field, MLPField) and result.parameters == sum(p.numel() for p in field.parameters())
     assert load_json(GenerateConfig, result.run_dir / "config.json") == ckpt.config
-    assert ckpt.build_background() is not None
+    directions = torch.nn.functional.normalize(torch.randn(1, 4, 4, 3), dim=-1)
+    background = ckpt.build_background()(directions, training=False)
+    source = load_checkpoint(hashgrid_run).build_background()(directions, training=False)
+    assert ckpt.config.background.kind == "mlp" and torch.equal(background, source)
 
 
 def test_conversion_errors(hashgrid_run, tmp_path):
