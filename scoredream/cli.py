@@ -242,13 +242,11 @@ def _run(argv: list[str]) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    from scoredream.errors import USER_ERRORS  # torch-free, like everything `scoredream --help` imports
+
     try:
         return _run(argv)
-    except Exception as e:
-        from scoredream.errors import USER_ERRORS  # imports torch: only once something failed
-
-        if not isinstance(e, USER_ERRORS):
-            raise
+    except USER_ERRORS as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt as e:

@@ -20,12 +20,10 @@ import torch
 import torch.nn.functional as F
 import torchvision
 
-from scoredream.render.background import BackgroundConfig
-from scoredream.render.volume import RenderConfig, render
 from scoredream.run_folder import RunFolder
 from scoredream.serialization import from_dict, to_dict
 from scoredream.train import GenerateConfig, generate, load_checkpoint
-from scoredream.world.evaluate import evaluation_cameras, field_occupancy, iou, score_field
+from scoredream.world.evaluate import evaluation_cameras, evaluation_render, field_occupancy, iou, score_field
 from scoredream.world.judge import load_judge
 from scoredream.world.render import render_world
 from scoredream.world.shapes import parse_prompt
@@ -62,7 +60,7 @@ def main() -> None:
     seconds = time.perf_counter() - t0
     field = load_checkpoint(ckpt).build_field()
 
-    score = score_field(field, args.prompt, load_judge())
+    score = score_field(field, args.prompt, load_judge(), shaded=cfg.shading.enabled)
     colour, shape = parse_prompt(args.prompt)
     truth = occupancy(shape, 64)
     regions = {th: field_occupancy(field, threshold=th) for th in (1.0, 10.0)}
@@ -78,7 +76,7 @@ def main() -> None:
 
     cams = evaluation_cameras(4)
     with torch.no_grad():
-        out = render(field, cams, 64, 64, BackgroundConfig(kind="solid").setup(), RenderConfig(64))
+        out = evaluation_render(field, cams, 64, cfg.shading.enabled)
     true_rgb, _ = render_world(shape, colour, cams)
     views = torch.cat([out.rgb.permute(0, 3, 1, 2).clamp(0, 1), F.interpolate(true_rgb, size=64)])
     torchvision.utils.save_image(views, args.out / f"{args.name}.png", nrow=4)

@@ -23,12 +23,17 @@ from typing import get_args
 
 import torch
 
-from scoredream.render.background import BackgroundConfig
-from scoredream.render.volume import RenderConfig, render
 from scoredream.run_folder import RunFolder
 from scoredream.train import GenerateConfig, generate, load_checkpoint
 from scoredream.train.config import MethodKind
-from scoredream.world.evaluate import BENCHMARK_PROMPTS, TABLE_HEADER, FieldScore, evaluation_cameras, score_field
+from scoredream.world.evaluate import (
+    BENCHMARK_PROMPTS,
+    TABLE_HEADER,
+    FieldScore,
+    evaluation_cameras,
+    evaluation_render,
+    score_field,
+)
 from scoredream.world.judge import load_judge
 
 
@@ -61,9 +66,10 @@ def run_one(method: str, prompt: str, seed: int, args: argparse.Namespace, judge
         seconds = time.perf_counter() - t0
         timing.write_text(f"{seconds}\n")
     field = load_checkpoint(ckpt_path).build_field()
-    score = score_field(field, prompt, judge)  # type: ignore[arg-type]
+    shaded = load_checkpoint(ckpt_path).config.shading.enabled
+    score = score_field(field, prompt, judge, shaded=shaded)  # type: ignore[arg-type]
     with torch.no_grad():
-        views = render(field, evaluation_cameras(), 32, 32, BackgroundConfig(kind="solid").setup(), RenderConfig(64))
+        views = evaluation_render(field, evaluation_cameras(), 32, shaded)
     return Run(method, prompt, seed, score, views.rgb.clamp(0, 1), 1000 * seconds / cfg.train.steps)
 
 

@@ -25,6 +25,8 @@ def test_errors_import_without_torch():
     ("scoredream.export", "EmptySurfaceError"),
     ("scoredream.serialization", "ConfigError"),
     ("scoredream.run_folder", "RunFolderBusy"),
+    ("scoredream.train.trainer", "TrainingDiverged"),
+    ("scoredream.guidance.perp_neg", "PerpNegError"),
 ])
 def test_old_import_paths_give_the_same_class(module, name):
     # `except errors.X` in the CLI must catch what the library raises, whichever path it was imported by.

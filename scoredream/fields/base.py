@@ -58,6 +58,13 @@ class Field(nn.Module):
     def encode(self, points: Float[Tensor, "N 3"]) -> Float[Tensor, "N 16"]:
         raise NotImplementedError
 
+    def param_groups(self) -> dict[str, list[nn.Parameter]]:
+        """{"grid": tables, planes or voxels; "mlp": networks and heads}: the two learn at different rates."""
+        raise NotImplementedError
+
+    def set_progress(self, progress: float) -> None:
+        """Where training is (a fraction of the run), for fields that change with it (coarse-to-fine grids)."""
+
     def raw_density_from(self, points: Tensor, features: Tensor) -> Tensor:
         raw = features[:, 0]
         if self.blob_strength:

@@ -40,6 +40,21 @@ class HashGridConfig(FieldExtentConfig):
     """width of the MLP after the encoding"""
     backend: Literal["auto", "torch", "tcnn"] = "auto"
     """tcnn: tiny-cuda-nn kernels (CUDA only, optional install); auto: tcnn when importable on CUDA"""
+    progressive_levels: int = 0
+    """coarse to fine (threestudio's ProgressiveBandHashGrid): train with only this many coarsest levels until
+    progressive_start, then add levels evenly until all are on at progressive_end (0: all levels throughout)"""
+    progressive_start: float = 0.2
+    """fraction of the run where finer levels start to be added"""
+    progressive_end: float = 0.6
+    """fraction of the run from which every level is on"""
+
+    def levels_at(self, progress: float) -> int:
+        """Levels in use at this point of the run."""
+        if not self.progressive_levels or self.progressive_levels >= self.levels or progress >= self.progressive_end:
+            return self.levels
+        span = max(self.progressive_end - self.progressive_start, 1e-8)
+        k = min(max((progress - self.progressive_start) / span, 0.0), 1.0)
+        return self.progressive_levels + int(k * (self.levels - self.progressive_levels))
 
     def setup(self, layout: GridLayout | None = None) -> HashGridField:
         return HashGridField(self, layout)
@@ -82,6 +97,7 @@ class HashGridField(Field):
         self.mlp = nn.Sequential(
             nn.Linear(self.encoding.out_dim, config.hidden_dim), nn.ReLU(), nn.Linear(config.hidden_dim, FEATURE_DIM)
         )
+        self.active_levels = config.levels  # a built field renders with every level; training sets its progress
 
     def _check_layout(self, state: dict[str, Tensor], prefix: str, *_: object) -> None:
         """Refuses weights of the other layout with how to convert, and keeps this field's own backend marker."""
@@ -91,8 +107,16 @@ class HashGridField(Field):
             raise GridLayoutError(layout_mismatch_message(found, self.layout))
         state[prefix + "grid_backend"] = self.grid_backend.clone()
 
+    def set_progress(self, progress: float) -> None:
+        self.active_levels = self.config.levels_at(progress)
+
     def encode(self, points: Float[Tensor, "N 3"]) -> Float[Tensor, "N 16"]:
-        return self.mlp(self.encoding(points / self.bound))
+        features = self.encoding(points / self.bound)
+        if self.active_levels < self.config.levels:  # finer levels read as zero and so learn nothing yet
+            mask = torch.zeros(features.shape[-1], dtype=features.dtype, device=features.device)
+            mask[: self.active_levels * self.config.features_per_level] = 1
+            features = features * mask
+        return self.mlp(features)
 
     def param_groups(self) -> dict[str, list[nn.Parameter]]:
         """Grid tables learn with a higher rate than MLPs (threestudio: 1e-2 vs 1e-3)."""

@@ -15,14 +15,11 @@ import torch
 from jaxtyping import Float
 from torch import Tensor
 
+from scoredream.errors import PerpNegError
 from scoredream.priors.prompts import VIEWS, PromptEmbeddings
 from scoredream.serialization import ConfigError
 
 FRONT, SIDE, BACK, OVERHEAD = (VIEWS.index(v) for v in ("front", "side", "back", "overhead"))
-
-
-class PerpNegError(ValueError):
-    """Perp-Neg was asked for without view-dependent prompts."""
 
 
 @dataclass

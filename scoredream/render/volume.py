@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-from jaxtyping import Float
+from jaxtyping import Bool, Float
 from torch import Tensor
 
 from scoredream.fields.base import Field
@@ -13,12 +13,16 @@ from scoredream.render.background import Background
 from scoredream.render.cameras import Cameras
 from scoredream.render.occupancy import OccupancyGrid
 from scoredream.render.rays import camera_rays
+from scoredream.render.shading import Lighting
 
 
 @dataclass
 class RenderConfig:
     num_samples: int = 32
-    """samples per ray (stratified, jittered while training)"""
+    """samples per ray (stratified, jittered while training); with importance_samples, those of the first pass"""
+    importance_samples: int = 0
+    """0: render the stratified samples. N: a density-only first pass over the stratified samples (no gradients)
+    finds where rays meet matter, and N samples drawn there (a tenth of them spread evenly) are rendered"""
     radius: float = 1.0
     """samples lie where rays cross this sphere around the origin"""
     chunk: int = 1 << 18
@@ -30,14 +34,13 @@ class RenderOutput:
     rgb: Float[Tensor, "B H W 3"]
     opacity: Float[Tensor, "B H W 1"]
     depth: Float[Tensor, "B H W 1"]
-    normal: Float[Tensor, "B H W 3"] | None
-    # Per-sample quantities of the rays that hit the sphere, for regularisers and PVD.
-    weights: Float[Tensor, "R S"]
+    orientation: Float[Tensor, ""] | None = None
+    """mean over rays of sum_i w_i max(0, n_i . d)^2: normals facing away from the camera (when asked)"""
 
 
 def sphere_interval(
     origins: Float[Tensor, "N 3"], dirs: Float[Tensor, "N 3"], radius: float
-) -> tuple[Float[Tensor, " N"], Float[Tensor, " N"], Float[Tensor, " N"]]:
+) -> tuple[Float[Tensor, " N"], Float[Tensor, " N"], Bool[Tensor, " N"]]:
     b = (origins * dirs).sum(-1)
     c = (origins * origins).sum(-1) - radius**2
     disc = b * b - c
@@ -53,13 +56,44 @@ def sample_along_rays(
 ) -> tuple[Float[Tensor, "N S"], Float[Tensor, "N S"]]:
     """Stratified sample positions (bin midpoints when not perturbed) and the bin lengths."""
     edges = torch.linspace(0, 1, num_samples + 1, device=near.device, dtype=near.dtype)
-    if perturb:
-        u = torch.rand(near.shape[0], num_samples, generator=generator).to(near)
-    else:
-        u = torch.full((near.shape[0], num_samples), 0.5, device=near.device, dtype=near.dtype)
-    frac = edges[:-1] + (edges[1:] - edges[:-1]) * u
+    frac = edges[:-1] + (edges[1:] - edges[:-1]) * _offsets(near, num_samples, perturb, generator)
     span = (far - near)[:, None]
     return near[:, None] + frac * span, span.expand(-1, num_samples) / num_samples
+
+
+def _offsets(near: Tensor, n: int, perturb: bool, generator: torch.Generator | None) -> Float[Tensor, "N S"]:
+    if perturb:
+        return torch.rand(near.shape[0], n, generator=generator).to(near)
+    return torch.full((near.shape[0], n), 0.5, device=near.device, dtype=near.dtype)
+
+
+def importance_samples(
+    near: Float[Tensor, " N"],
+    far: Float[Tensor, " N"],
+    weights: Float[Tensor, "N S"],
+    num_samples: int,
+    perturb: bool,
+    generator: torch.Generator | None,
+    uniform_fraction: float = 0.1,
+) -> tuple[Float[Tensor, "N K"], Float[Tensor, "N K"]]:
+    """K positions drawn from the piecewise-constant density of a first pass's weights over S equal bins of
+    [near, far] (mixed with a uniform share, so empty rays and new matter still get samples), and the length
+    each one stands for: from the midpoint with its left neighbour to the one with its right."""
+    s = weights.shape[1]
+    total = weights.sum(-1, keepdim=True)
+    pdf = torch.where(total > 1e-8, weights / total.clamp_min(1e-8), torch.full_like(weights, 1 / s))
+    pdf = (1 - uniform_fraction) * pdf + uniform_fraction / s
+    cdf = torch.cat([torch.zeros_like(pdf[:, :1]), pdf.cumsum(-1)], -1).clamp(max=1.0)
+    u = (torch.arange(num_samples, device=near.device, dtype=near.dtype)
+         + _offsets(near, num_samples, perturb, generator)) / num_samples
+    bin_ = torch.searchsorted(cdf.contiguous(), u.contiguous(), right=True).clamp(1, s) - 1
+    lo, p = cdf.gather(1, bin_), pdf.gather(1, bin_)
+    frac = (bin_ + ((u - lo) / p.clamp_min(1e-8)).clamp(0, 1)) / s
+    span = (far - near)[:, None]
+    t = near[:, None] + frac * span
+    mids = (t[:, 1:] + t[:, :-1]) / 2
+    bounds = torch.cat([near[:, None], mids, far[:, None]], -1)
+    return t, bounds[:, 1:] - bounds[:, :-1]
 
 
 def composite(
@@ -87,6 +121,41 @@ def query_field(
             points.new_zeros(points.shape[0], 3).index_put((keep,), rgb))
 
 
+def ray_samples(
+    field: Field,
+    o: Float[Tensor, "N 3"],
+    d: Float[Tensor, "N 3"],
+    near: Float[Tensor, " N"],
+    far: Float[Tensor, " N"],
+    config: RenderConfig,
+    training: bool,
+    generator: torch.Generator | None,
+) -> tuple[Float[Tensor, "N K"], Float[Tensor, "N K"]]:
+    """Where each ray is sampled, and the length each sample stands for."""
+    t, deltas = sample_along_rays(near, far, config.num_samples, training, generator)
+    if not config.importance_samples or t.shape[0] == 0:
+        return t, deltas
+    with torch.no_grad():
+        points = (o[:, None] + d[:, None] * t[..., None]).reshape(-1, 3)
+        density = torch.cat([field.density(points[i : i + config.chunk]) for i in range(0, len(points), config.chunk)])
+        weights = composite(density.reshape(t.shape), deltas)
+    return importance_samples(near, far, weights, config.importance_samples, training, generator)
+
+
+def sample_normals(
+    field: Field, points: Float[Tensor, "P 3"], weights: Float[Tensor, "N K"], chunk: int
+) -> Float[Tensor, "P 3"]:
+    """Outward normals at the samples that show (weight above 1e-3), zero elsewhere: finite differences cost six
+    density queries a point, so they are spent where they change the image."""
+    shown = (weights.detach().reshape(-1) > 1e-3).nonzero()[:, 0]
+    normals = points.new_zeros(points.shape)
+    if len(shown):
+        pts = points[shown]
+        n = torch.cat([field.normals(pts[i : i + chunk]) for i in range(0, len(pts), chunk)])
+        normals = normals.index_put((shown,), n)
+    return normals
+
+
 def render(
     field: Field,
     cameras: Cameras,
@@ -96,45 +165,41 @@ def render(
     config: RenderConfig | None = None,
     *,
     training: bool = False,
-    with_normals: bool = False,
     generator: torch.Generator | None = None,
     occupancy: OccupancyGrid | None = None,
+    lighting: Lighting | None = None,
+    orientation: bool = False,
 ) -> RenderOutput:
-    """`occupancy` (renders without gradients): samples outside its cells count as empty and are not queried."""
+    """`occupancy` (renders without gradients): samples outside its cells count as empty and are not queried.
+    `lighting`: shade the samples (None: albedo). `orientation`: also return the orientation penalty."""
     config = config or RenderConfig()
     origins, dirs = camera_rays(cameras, height, width)
-    batch = len(cameras)
     o, d = origins.reshape(-1, 3), dirs.reshape(-1, 3)
     near, far, hit = sphere_interval(o, d, config.radius)
     idx = hit.nonzero()[:, 0]
-    t, deltas = sample_along_rays(near[idx], far[idx], config.num_samples, training, generator)
+    t, deltas = ray_samples(field, o[idx], d[idx], near[idx], far[idx], config, training, generator)
+    s = t.shape[1]
     points = (o[idx, None] + d[idx, None] * t[..., None]).reshape(-1, 3)
-
-    s = config.num_samples
     density, colors = query_field(field, points, config.chunk, occupancy)
-    sigma, colors = density.reshape(-1, s), colors.reshape(-1, s, 3)
-    weights = composite(sigma, deltas)
-
+    weights = composite(density.reshape(-1, s), deltas)
+    penalty = None
+    if lighting is not None or orientation:
+        normals = sample_normals(field, points, weights, config.chunk)
+        if orientation:
+            facing = (normals.reshape(-1, s, 3) * d[idx, None]).sum(-1).clamp_min(0) ** 2
+            penalty = (weights.detach() * facing).sum(-1).mean() if len(idx) else points.new_zeros(())
+        if lighting is not None:
+            camera = (idx // (height * width)).repeat_interleave(s)
+            colors = lighting.shade(colors, normals, points, camera)
     n_rays = o.shape[0]
-    opacity = torch.zeros(n_rays, 1, dtype=o.dtype, device=o.device)
-    rgb_fg = torch.zeros(n_rays, 3, dtype=o.dtype, device=o.device)
-    depth = torch.zeros(n_rays, 1, dtype=o.dtype, device=o.device)
-    opacity = opacity.index_put((idx,), weights.sum(-1, keepdim=True))
-    rgb_fg = rgb_fg.index_put((idx,), (weights[..., None] * colors).sum(1))
-    depth = depth.index_put((idx,), (weights * t).sum(-1, keepdim=True))
-
+    opacity = o.new_zeros(n_rays, 1).index_put((idx,), weights.sum(-1, keepdim=True))
+    rgb_fg = o.new_zeros(n_rays, 3).index_put((idx,), (weights[..., None] * colors.reshape(-1, s, 3)).sum(1))
+    depth = o.new_zeros(n_rays, 1).index_put((idx,), (weights * t).sum(-1, keepdim=True))
     bg = background(dirs, training=training, generator=generator).reshape(-1, 3)
-    image = rgb_fg + (1 - opacity) * bg
-    normal = None
-    if with_normals:
-        normal = torch.zeros(n_rays, 3, dtype=o.dtype, device=o.device)
-        n = torch.cat([field.normals(points[i : i + config.chunk]) for i in range(0, points.shape[0], config.chunk)])
-        normal = normal.index_put((idx,), (weights[..., None] * n.reshape(-1, s, 3)).sum(1))
-    shape = (batch, height, width)
+    shape = (len(cameras), height, width)
     return RenderOutput(
-        rgb=image.reshape(*shape, 3),
+        rgb=(rgb_fg + (1 - opacity) * bg).reshape(*shape, 3),
         opacity=opacity.reshape(*shape, 1),
         depth=depth.reshape(*shape, 1),
-        normal=None if normal is None else normal.reshape(*shape, 3),
-        weights=weights,
+        orientation=penalty,
     )

@@ -14,6 +14,7 @@ from scoredream.guidance.schedule import upgrade_step_schedule
 from scoredream.priors import PriorConfig, PromptConfig
 from scoredream.render.background import BackgroundConfig
 from scoredream.render.cameras import CameraSamplerConfig
+from scoredream.render.shading import ShadingConfig
 from scoredream.render.volume import RenderConfig
 from scoredream.serialization import ConfigError
 
@@ -57,6 +58,11 @@ class TrainConfig:
     """weight of the opacity entropy, which pushes opacity to 0 or 1"""
     opacity_start: float = 0.0
     """fraction of the run from which the opacity entropy applies"""
+    orientation_weight: tuple[float, float] = (0.0, 0.0)
+    """weight of the orientation loss mean_rays sum_i w_i max(0, n_i . d)^2 (normals must face the camera) at the
+    start of the run and from orientation_ramp on, linear in between (threestudio DreamFusion: 10 -> 1000)"""
+    orientation_ramp: float = 0.5
+    """fraction of the run where orientation_weight reaches its second value"""
     seed: int = 0
     """seeds the field's initialisation and every random draw (cameras, noise, timesteps)"""
     device: str = "auto"
@@ -72,6 +78,11 @@ class TrainConfig:
         """How far into the run `step` is, in [0, 1)."""
         return step / self.steps
 
+    def orientation_weight_at(self, progress: float) -> float:
+        start, end = self.orientation_weight
+        k = min(progress / self.orientation_ramp, 1.0) if self.orientation_ramp > 0 else 1.0
+        return start + k * (end - start)
+
     def resolution_at(self, step: int) -> int:
         return self.resolution_final if self.progress(step) >= self.resolution_switch else self.resolution
 
@@ -84,7 +95,8 @@ class TrainConfig:
         if min(self.preview_every, self.checkpoint_every) < 0:
             raise ConfigError(f"{where}.preview_every and {where}.checkpoint_every must be >= 0")
         bad = [f"{where}.{k}={v}" for k, v in (("resolution_switch", self.resolution_switch),
-                                               ("opacity_start", self.opacity_start)) if not 0.0 <= v <= 1.0]
+                                               ("opacity_start", self.opacity_start),
+                                               ("orientation_ramp", self.orientation_ramp)) if not 0.0 <= v <= 1.0]
         if bad:
             raise ConfigError(f"fractions of the run must be in [0, 1]: {', '.join(bad)}")
         if self.log_every < 1:
@@ -136,6 +148,7 @@ class GenerateConfig:
     voxel: VoxelConfig = dataclasses.field(default_factory=VoxelConfig)
     cameras: CameraSamplerConfig = dataclasses.field(default_factory=CameraSamplerConfig)
     render: RenderConfig = dataclasses.field(default_factory=RenderConfig)
+    shading: ShadingConfig = dataclasses.field(default_factory=ShadingConfig)
     background: BackgroundConfig = dataclasses.field(default_factory=BackgroundConfig)
     optim: OptimConfig = dataclasses.field(default_factory=OptimConfig)
     train: TrainConfig = dataclasses.field(default_factory=TrainConfig)
@@ -197,5 +210,8 @@ class GenerateConfig:
         if self.render.num_samples < 2:
             raise ConfigError("render.num_samples must be at least 2")
         self.guidance_config().validate(self.method)
+        self.shading.validate("shading")
+        if min(self.train.orientation_weight) < 0 or self.render.importance_samples < 0:
+            raise ConfigError("train.orientation_weight and render.importance_samples must be >= 0")
         if self.export.enabled:
             self.export.validate()

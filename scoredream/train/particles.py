@@ -9,6 +9,7 @@ from torch import Tensor
 from scoredream.fields import Field
 from scoredream.render.background import Background
 from scoredream.render.cameras import Cameras
+from scoredream.render.shading import Lighting
 from scoredream.render.volume import RenderConfig, render
 
 
@@ -19,12 +20,16 @@ def render_particles(
     background: Background,
     config: RenderConfig,
     generator: torch.Generator | None,
-) -> tuple[Float[Tensor, "B H W 3"], Float[Tensor, "B H W 1"]]:
-    """Field i renders cameras [i * k, (i + 1) * k) with k = len(cameras) / len(fields); (rgb, opacity) in order."""
+    lighting: Lighting | None = None,
+    orientation: bool = False,
+) -> tuple[Float[Tensor, "B H W 3"], Float[Tensor, "B H W 1"], Tensor | None]:
+    """Field i renders cameras [i * k, (i + 1) * k) with k = len(cameras) / len(fields): (rgb, opacity) in that
+    order, and the mean orientation penalty (when asked)."""
     k = len(cameras) // len(fields)
-    outs = [
-        render(f, cameras[i * k : (i + 1) * k], resolution, resolution, background, config, training=True,
-               generator=generator)
-        for i, f in enumerate(fields)
-    ]
-    return torch.cat([o.rgb for o in outs]), torch.cat([o.opacity for o in outs])
+    outs = []
+    for i, f in enumerate(fields):
+        light = None if lighting is None else lighting.for_cameras(slice(i * k, (i + 1) * k))
+        outs.append(render(f, cameras[i * k : (i + 1) * k], resolution, resolution, background, config,
+                           training=True, generator=generator, lighting=light, orientation=orientation))
+    penalty = torch.stack([o.orientation for o in outs]).mean() if orientation else None  # type: ignore[misc]
+    return torch.cat([o.rgb for o in outs]), torch.cat([o.opacity for o in outs]), penalty

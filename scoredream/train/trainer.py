@@ -18,6 +18,7 @@ from PIL import Image
 from tqdm.auto import tqdm
 
 from scoredream.device import pick_device
+from scoredream.errors import TrainingDiverged
 from scoredream.export import EmptySurfaceError, export_mesh
 from scoredream.fields import Field
 from scoredream.fields.hashgrid import GridLayout, state_layout
@@ -42,10 +43,6 @@ from scoredream.train.interrupt import Interrupted, stop_on_interrupt
 from scoredream.train.particles import render_particles
 from scoredream.train.preflight import check_run_can_finish
 from scoredream.train.video import turntable_frames, write_video
-
-
-class TrainingDiverged(RuntimeError):
-    """The loss became NaN or infinite; the last good checkpoint is kept."""
 
 
 __all__ = ["Interrupted", "RunResult", "StepInfo", "TrainingDiverged", "generate", "pick_device", "save_preview"]
@@ -237,14 +234,21 @@ def optimisation_step(run: Run, step: int) -> dict[str, float]:
     config, generator = run.config, run.generator
     cams = config.cameras.sample(config.train.batch_size * len(run.particles), generator)
     cams = cams.to(next(run.particles[0].parameters()).device)
-    rgb, opacity = render_particles(run.particles, cams, config.train.resolution_at(step), run.background,
-                                    config.render, generator)
     progress = config.train.progress(step)
+    for f in run.particles:
+        f.set_progress(progress)
+    lighting = config.shading.draw(progress, cams, generator)
+    orientation_weight = config.train.orientation_weight_at(progress)
+    rgb, opacity, orientation = render_particles(run.particles, cams, config.train.resolution_at(step),
+                                                 run.background, config.render, generator, lighting,
+                                                 orientation=orientation_weight > 0)
     g = run.guidance(rgb, cams, run.prompt, progress, generator)
     sparsity, binary = opacity_regularisers(opacity)
     loss = g.loss + config.train.sparsity_weight * sparsity
     if progress >= config.train.opacity_start:
         loss = loss + config.train.opacity_weight * binary
+    if orientation is not None:
+        loss = loss + orientation_weight * orientation
     if not torch.isfinite(loss):
         raise TrainingDiverged(
             f"loss is {loss.item()} at step {step}; the last good checkpoint is {run.folder.checkpoint}. "
@@ -255,12 +259,15 @@ def optimisation_step(run: Run, step: int) -> dict[str, float]:
     run.optimizer.step()
     row = {"step": step + 1, "loss": loss.item(), "guidance_loss": g.loss.item(), "grad_norm": g.grad_norm,
            "t": float(g.timesteps.float().mean()), "opacity": opacity.mean().item(), **g.stats}
+    if orientation is not None:
+        row["orientation"] = orientation.item()
     run.history.append(row)
     return row
 
 
 def finish(run: Run, step: int, stopped: bool) -> RunResult:
     config, folder, field_ = run.config, run.folder, run.particles[0]
+    field_.set_progress(1.0)  # the finished field: every level of a coarse-to-fine grid
     result = RunResult(run_dir=folder.root, checkpoint=folder.checkpoint, step=step, stopped=stopped,
                        history=run.history)
     if stopped:

@@ -15,9 +15,9 @@ from scoredream.fields import Field
 from scoredream.priors.prompts import view_index
 from scoredream.render.background import BackgroundConfig
 from scoredream.render.cameras import Cameras, orbit_cameras
-from scoredream.render.volume import RenderConfig, render
+from scoredream.render.volume import RenderConfig, RenderOutput, render
 from scoredream.world.judge import Judge
-from scoredream.world.render import render_world
+from scoredream.world.render import render_world, world_lighting
 from scoredream.world.shapes import COLOUR_NAMES, SHAPE_NAMES, SIDES, parse_prompt
 from scoredream.world.truth import occupancy
 
@@ -62,6 +62,14 @@ def field_densities(field: Field, resolution: int = 64, bound: float = 1.0, chun
     return sample_grid(field, lo, spacing, (resolution,) * 3, chunk)
 
 
+def evaluation_render(field: Field, cams: Cameras, resolution: int, shaded: bool) -> RenderOutput:
+    """The field on white, as the judge and the colour error see it."""
+    white = BackgroundConfig(kind="solid").setup()
+    lighting = world_lighting(len(cams)) if shaded else None
+    return render(field, cams.to(next(field.parameters()).device), resolution, resolution, white, RenderConfig(64),
+                  lighting=lighting)
+
+
 def field_occupancy(
     field: Field, resolution: int = 64, bound: float = 1.0, threshold: float | None = None
 ) -> Bool[Tensor, "R R R"]:
@@ -86,12 +94,12 @@ def foreground_colour(rgb: Float[Tensor, "B 3 H W"], alpha: Float[Tensor, "B 1 H
 
 @torch.no_grad()
 def score_field(
-    field: Field, prompt: str, judge: Judge, views: int = 8, resolution: int = 32
+    field: Field, prompt: str, judge: Judge, views: int = 8, resolution: int = 32, shaded: bool = False
 ) -> FieldScore:
+    """`shaded`: the field's colour is albedo (it was trained with shading), so it is seen under the world's light."""
     colour, shape = parse_prompt(prompt)
     cams = evaluation_cameras(views)
-    white = BackgroundConfig(kind="solid").setup()
-    out = render(field, cams.to(next(field.parameters()).device), resolution, resolution, white, RenderConfig(64))
+    out = evaluation_render(field, cams, resolution, shaded)
     rgb = out.rgb.permute(0, 3, 1, 2).clamp(0, 1).cpu()
     pred = judge(rgb)
     shape_ok = pred.shape == SHAPE_NAMES.index(shape)

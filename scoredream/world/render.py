@@ -12,12 +12,13 @@ from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
-from jaxtyping import Float
+from jaxtyping import Bool, Float
 from torch import Tensor
 
 from scoredream.render.background import Background, BackgroundConfig
 from scoredream.render.cameras import Cameras
 from scoredream.render.rays import camera_rays
+from scoredream.render.shading import Lighting
 from scoredream.world.shapes import BOUND_RADIUS, COLOURS, SDF, SHAPES
 
 
@@ -47,7 +48,7 @@ class GeometryRender:
 
 def sphere_trace(
     sdf: SDF, origins: Float[Tensor, "N 3"], dirs: Float[Tensor, "N 3"], config: WorldRenderConfig
-) -> tuple[Float[Tensor, "N 3"], Float[Tensor, " N"]]:
+) -> tuple[Float[Tensor, "N 3"], Bool[Tensor, " N"]]:
     """Surface points and hit flags; only still-marching rays are evaluated at each step."""
     b = (origins * dirs).sum(-1)
     disc = b * b - ((origins * origins).sum(-1) - (BOUND_RADIUS + 0.02) ** 2)
@@ -131,3 +132,11 @@ def render_world(
     albedo = torch.tensor(COLOURS[colour]).expand(len(cameras), 3)
     bg = world_background(cameras, config.resolution, background, training=True, generator=generator)
     return composite(geometry, albedo, bg), geometry.alpha
+
+
+def world_lighting(cameras: int, config: WorldRenderConfig | None = None) -> Lighting:
+    """The world's own light (fixed direction, ambient + Lambert), for renders of a field whose colour is albedo:
+    a field trained with shading is compared with the world as the world renders it."""
+    config = config or WorldRenderConfig()
+    far = 1e3 * F.normalize(torch.tensor(config.light_direction, dtype=torch.float32), dim=0)
+    return Lighting("lambertian", far.expand(cameras, 3).clone(), config.ambient, 1 - config.ambient)

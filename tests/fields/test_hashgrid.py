@@ -57,3 +57,19 @@ def test_tcnn_backend_without_tcnn_fails_clearly():
         pytest.skip("tiny-cuda-nn is installed")
     with pytest.raises(ImportError):
         HashGridConfig(backend="tcnn").setup()
+
+
+def test_coarse_to_fine_grid_adds_levels_over_the_run_and_fine_levels_learn_nothing_before():
+    from scoredream.fields import HashGridConfig
+
+    cfg = HashGridConfig(levels=8, log2_hashmap_size=10, max_resolution=64, dense_max_resolution=16,
+                         progressive_levels=4, progressive_start=0.2, progressive_end=0.6, backend="torch")
+    assert [cfg.levels_at(p) for p in (0.0, 0.2, 0.4, 0.59, 0.6, 1.0)] == [4, 4, 6, 7, 8, 8]
+    field = cfg.setup()
+    assert field.active_levels == 8  # a built (or loaded) field renders with every level
+    field.set_progress(0.0)
+    points = torch.rand(256, 3) * 2 - 1
+    field(points).density.sum().backward()
+    assert field.encoding.dense[0].grad.abs().sum() > 0  # level 0 (16^3, dense) learns
+    rows = field.encoding.hash_table.grad.abs().sum(-1).reshape(7, -1).sum(-1)  # hashed levels 1-7, level-major
+    assert (rows[:3] > 0).all() and (rows[3:] == 0).all()  # levels 1-3 learn, 4-7 are off at the start

@@ -1,0 +1,102 @@
+"""How renders are lit while training (threestudio's `diffuse-with-point-light-material`).
+
+DreamFusion's point: a prior that judges *shaded* renders can only be satisfied by real geometry, since a shaded
+colour depends on the surface normal. A batch is drawn as `albedo` (colour alone), `textureless` (white, shading
+alone: only geometry can move it) or `lambertian` (albedo * (ambient + diffuse * max(0, n . l))). Renders for
+people (previews, turntables, meshes) stay albedo: the light belongs to the viewer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+from jaxtyping import Float, Int
+from torch import Tensor
+
+from scoredream.render.cameras import Cameras
+from scoredream.serialization import ConfigError
+
+ShadingKind = Literal["albedo", "textureless", "lambertian"]
+
+
+@dataclass
+class ShadingConfig:
+    """Reference setting (threestudio dreamfusion-sd): point light near the camera (distance 0.8-1.5, direction
+    perturbed by N(0, 1)), ambient 0.1, diffuse 0.9; albedo only for the first 20% of the run, then albedo with
+    p 0.25, else textureless with p 0.5, else lambertian."""
+
+    enabled: bool = False
+    """shade training renders (off: every render is albedo, and light is baked into colour)"""
+    light: Literal["camera", "world"] = "camera"
+    """camera: a point light near the camera (DreamFusion); world: a fixed direction (world_light)"""
+    world_light: tuple[float, float, float] = (0.4, 0.3, 1.0)
+    """direction towards the light when light = world (the embedded prior's training light)"""
+    ambient: float = 0.1
+    """shade of surfaces facing away from the light"""
+    diffuse: float = 0.9
+    """weight of max(0, n . l)"""
+    albedo_until: float = 0.2
+    """fraction of the run rendered as albedo only (shapes form before light is asked of them)"""
+    albedo_probability: float = 0.25
+    """after albedo_until: chance that a batch is albedo"""
+    textureless_probability: float = 0.5
+    """after albedo_until, when not albedo: chance that a batch is textureless (else lambertian)"""
+    light_distance: tuple[float, float] = (0.8, 1.5)
+    """light distance range, as a multiple of the camera distance (camera light)"""
+    light_perturb: float = 1.0
+    """std of the normal noise added to the light's direction from the camera (camera light)"""
+
+    def validate(self, where: str) -> None:
+        probabilities = (self.albedo_until, self.albedo_probability, self.textureless_probability)
+        if not all(0.0 <= p <= 1.0 for p in probabilities):
+            raise ConfigError(f"{where}.albedo_until and the probabilities must be in [0, 1]")
+        if min(self.ambient, self.diffuse, self.light_perturb, *self.light_distance) < 0:
+            raise ConfigError(f"{where}: ambient, diffuse, light_perturb and light_distance must be >= 0")
+
+    def draw(self, progress: float, cameras: Cameras, generator: torch.Generator | None) -> Lighting | None:
+        """The lighting of one training batch (None: albedo)."""
+        if not self.enabled or progress < self.albedo_until:
+            return None
+        u = torch.rand(2, generator=generator).tolist()
+        if u[0] < self.albedo_probability:
+            return None
+        kind: ShadingKind = "textureless" if u[1] < self.textureless_probability else "lambertian"
+        return Lighting(kind, self.light_positions(cameras, generator), self.ambient, self.diffuse)
+
+    def light_positions(self, cameras: Cameras, generator: torch.Generator | None) -> Float[Tensor, "B 3"]:
+        eye = cameras.c2w[:, :3, 3]
+        if self.light == "world":
+            direction = torch.tensor(self.world_light, dtype=eye.dtype).expand_as(eye)
+            return 1e3 * F.normalize(direction, dim=-1).to(eye)  # far away: a directional light
+        noise = torch.randn(eye.shape, generator=generator).to(eye) * self.light_perturb
+        direction = F.normalize(F.normalize(eye, dim=-1) + noise, dim=-1)
+        lo, hi = self.light_distance
+        scale = lo + (hi - lo) * torch.rand(eye.shape[0], 1, generator=generator).to(eye)
+        return direction * scale * eye.norm(dim=-1, keepdim=True)
+
+
+@dataclass
+class Lighting:
+    kind: ShadingKind
+    positions: Float[Tensor, "B 3"]  # one point light per camera
+    ambient: float
+    diffuse: float
+
+    def for_cameras(self, cameras: slice) -> Lighting:
+        return Lighting(self.kind, self.positions[cameras], self.ambient, self.diffuse)
+
+    def shade(
+        self,
+        albedo: Float[Tensor, "N 3"],
+        normals: Float[Tensor, "N 3"],
+        points: Float[Tensor, "N 3"],
+        camera: Int[Tensor, " N"],
+    ) -> Float[Tensor, "N 3"]:
+        """Colour of samples (of camera index `camera`) under this light; zero normals get ambient only."""
+        to_light = F.normalize(self.positions[camera] - points, dim=-1)
+        shade = self.ambient + self.diffuse * (normals * to_light).sum(-1, keepdim=True).clamp_min(0)
+        base = torch.ones_like(albedo) if self.kind == "textureless" else albedo
+        return base * shade
