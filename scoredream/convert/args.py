@@ -10,14 +10,11 @@ from typing import Annotated
 import tyro
 
 from scoredream.convert.pvd import PVDConfig
-from scoredream.fields import (
-    FIELD_CONFIGS,
-    FieldConfig,
-    FieldKind,
-    HashGridConfig,
-    MLPConfig,
-    TensoRFConfig,
-    VoxelConfig,
+from scoredream.fields import FIELD_CONFIGS, FieldConfig, FieldKind
+
+# One section per field architecture (--hashgrid.*, --mlp.*, ...), read from the one list of them.
+FieldSections = dataclasses.make_dataclass(
+    "FieldSections", [(kind, cls, dataclasses.field(default_factory=cls)) for kind, cls in FIELD_CONFIGS.items()]
 )
 
 
@@ -37,12 +34,9 @@ class ConvertArgs:
     device: str = "auto"
     """cpu, cuda, ... or auto"""
     pvd: PVDConfig = dataclasses.field(default_factory=PVDConfig)
-    hashgrid: HashGridConfig = dataclasses.field(default_factory=HashGridConfig)
-    mlp: MLPConfig = dataclasses.field(default_factory=MLPConfig)
-    tensorf: TensoRFConfig = dataclasses.field(default_factory=TensoRFConfig)
-    voxel: VoxelConfig = dataclasses.field(default_factory=VoxelConfig)
+    fields: Annotated[FieldSections, tyro.conf.arg(name="")] = dataclasses.field(default_factory=FieldSections)
 
     def target_config(self) -> FieldConfig | None:
         """The student's config if any --<to>.* flag changed it, else None (use the source run's)."""
-        chosen = getattr(self, self.to)
+        chosen = getattr(self.fields, self.to)
         return None if chosen == FIELD_CONFIGS[self.to]() else chosen

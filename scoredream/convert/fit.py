@@ -3,7 +3,6 @@ renders of a scene and as the from-scratch baseline that distillation is measure
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -13,6 +12,7 @@ from jaxtyping import Float
 from torch import Tensor
 from tqdm.auto import tqdm
 
+from scoredream.convert.optim import CosineAdamW
 from scoredream.convert.rays import composite_rays, ray_table, sample_points
 from scoredream.fields import Field
 from scoredream.render.cameras import Cameras
@@ -57,14 +57,7 @@ def fit_images(
     config, render = config or FitConfig(), render or RenderConfig()
     device = next(field.parameters()).device
     rays = ray_table(cameras.to(device), images.shape[1], images.shape[2], render.radius, images.to(device))
-    groups = field.param_groups()
-    optimizer = torch.optim.AdamW(
-        [{"params": groups["grid"], "lr": config.lr_grid}, {"params": groups["mlp"], "lr": config.lr_mlp}],
-        betas=(0.9, 0.99), eps=1e-15, weight_decay=0.0,
-    )
-    floor = config.lr_final_factor
-    scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda i: floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * min(i / config.steps, 1.0))))
+    optimizer = CosineAdamW(field, config.lr_grid, config.lr_mlp, config.steps, config.lr_final_factor)
     generator = torch.Generator().manual_seed(config.seed)
     background = background.to(device)
     elapsed = 0.0
@@ -74,10 +67,7 @@ def fit_images(
         samples = sample_points(batch, render.num_samples, True, generator)
         out = field(samples.points)
         loss = (composite_rays(out.density, out.rgb, samples.deltas, background) - batch.colors).square().mean()
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        scheduler.step()
+        optimizer.step(loss)
         elapsed += time.perf_counter() - t0
         if on_step is not None:
             on_step(FitStep(step + 1, loss.item(), elapsed, field))

@@ -6,8 +6,8 @@ same shape, so a student is taught shallow to deep: stage 1 matches that feature
 data-free: rays come from virtual cameras around the object and both fields are evaluated at the same points.
 
 An MLP student is taught from a bank of teacher samples (`convert.bank`): the teacher is queried once, rays through
-the object are drawn more often, and the student skips most samples where the teacher is empty. On the benchmark
-(scripts/bench_pvd.py, README) that halves its steps' cost and the steps it needs.
+the object are drawn more often, and the student skips most samples where the teacher is empty. What each choice
+measured on the benchmark (scripts/bench_pvd.py) is in README's "Field architectures and conversion (PVD)".
 """
 
 from __future__ import annotations
@@ -25,7 +25,8 @@ from torch import Tensor
 from tqdm.auto import tqdm
 
 from scoredream.convert.bank import DistillBatch, TeacherBank, scatter_samples
-from scoredream.convert.rays import composite_rays, ray_table
+from scoredream.convert.optim import CosineAdamW
+from scoredream.convert.rays import RayTable, composite_rays, ray_table
 from scoredream.fields import Field, MLPField, TensoRFField
 from scoredream.render.cameras import CameraSamplerConfig
 from scoredream.render.volume import RenderConfig
@@ -43,9 +44,7 @@ def _virtual_cameras() -> CameraSamplerConfig:
 class PVDConfig:
     """CPU defaults. Reference setting (official code): `--pvd.steps 30000 --pvd.feature-steps 2000
     --pvd.sample-steps 5000 --pvd.rays-per-step 4096 --pvd.num-cameras 300 --pvd.lr-mlp 1e-3
-    --pvd.lr-final-factor 0.007 --pvd.bank-rays 0`. The per-sample losses weigh 10x more than in the first version here
-    (`--pvd.density-weight 2e-3 --pvd.color-weight 2e-3`): they are PVD's dense signal, and the 24-conversion
-    table's mean PSNR rose from 37.0 to 38.1 dB with them (scripts/bench_pvd.py, README)."""
+    --pvd.lr-final-factor 0.007 --pvd.bank-rays 0`."""
 
     steps: int = 600
     """optimisation steps in all"""
@@ -85,8 +84,7 @@ class PVDConfig:
     bank_rays: int | None = None
     """if > 0: query the teacher once, at the samples of this many rays, and draw each step's rays from that bank
     (a teacher query costs as much as an MLP student's step); 0: query it at fresh samples every step. None:
-    40000 for MLP students, 0 for grid students (each grid cell is taught only by samples near it; with a bank,
-    grid students' conversions moved -8.8 to +3.3 dB, mean -2.7: `scripts/bench_pvd.py --bank-rays 40000`)"""
+    40000 for MLP students, 0 for grid students (each grid cell is taught only by samples near it)"""
     hit_fraction: float = 0.8
     """with a bank: this share of each step's rays is drawn in proportion to the teacher's opacity along them,
     so rays through the object come more often than rays past it"""
@@ -194,12 +192,45 @@ def pvd_losses(
     return losses
 
 
-def _optimizer(student: Field, config: PVDConfig) -> torch.optim.Optimizer:
-    groups = student.param_groups()
-    return torch.optim.AdamW(
-        [{"params": groups["grid"], "lr": config.lr_grid}, {"params": groups["mlp"], "lr": config.lr_mlp}],
-        betas=(0.9, 0.99), eps=1e-15, weight_decay=0.0,
-    )
+def _virtual_rays(config: PVDConfig, radius: float, generator: torch.Generator, device: torch.device) -> RayTable:
+    """Every ray of the virtual cameras around the object that crosses the sampling sphere."""
+    cams = config.cameras.sample(config.num_cameras, generator).to(device)
+    return ray_table(cams, config.camera_resolution, config.camera_resolution, radius)
+
+
+def _batch_source(teacher: Field, rays: RayTable, config: PVDConfig, num_samples: int,
+                  generator: torch.Generator) -> tuple[Callable[[], DistillBatch], float]:
+    """Draws of each step's batch, and the seconds spent building the teacher bank they come from (if any)."""
+    if not config.bank_rays:
+        def fresh() -> DistillBatch:
+            return DistillBatch.fresh(teacher, rays.sample(config.rays_per_step, generator), num_samples, generator)
+
+        return fresh, 0.0
+    t0 = time.perf_counter()
+    lo, hi = config.log_density_range
+    bank = TeacherBank.build(teacher, rays, config.bank_rays, num_samples, config.hit_fraction, math.exp(lo),
+                             math.exp(hi), generator)
+
+    def from_bank() -> DistillBatch:
+        return bank.draw(config.rays_per_step, config.empty_fraction, generator)
+
+    return from_bank, time.perf_counter() - t0
+
+
+def _step(student: Field, batch: DistillBatch, optimizer: CosineAdamW, config: PVDConfig, step: int,
+          generator: torch.Generator) -> dict[str, Tensor]:
+    """One optimisation step on `batch` over a random background; returns "loss" and the losses it sums."""
+    background = torch.rand(config.rays_per_step, 3, generator=generator).to(batch.deltas.device)
+    losses = pvd_losses(batch, student, background, config, step)
+    loss = torch.stack(list(losses.values())).sum()
+    optimizer.step(loss)
+    return {"loss": loss, **losses}
+
+
+def _show(bar: tqdm, row: dict[str, float]) -> None:
+    bar.update(1)
+    if row["step"] % 10 == 0:
+        bar.set_postfix(stage=row["stage"], loss=f"{row['loss']:.3g}")
 
 
 def distill(
@@ -216,54 +247,29 @@ def distill(
     render = render or RenderConfig()
     config = (config or PVDConfig()).resolved(student)
     config.validate()
-    device = next(student.parameters()).device
     generator = torch.Generator().manual_seed(config.seed)
-    cams = config.cameras.sample(config.num_cameras, generator).to(device)
-    rays = ray_table(cams, config.camera_resolution, config.camera_resolution, render.radius)
+    rays = _virtual_rays(config, render.radius, generator, next(student.parameters()).device)
     # The shared colour head makes the feature stage meaningful at once: equal features give equal colours.
     student.color_head.load_state_dict(teacher.color_head.state_dict())
     teacher.eval()
-    optimizer = _optimizer(student, config)
-    floor = config.lr_final_factor
-    scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda i: floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * min(i / config.steps, 1.0))))
-    history: list[dict[str, float]] = []
-    elapsed, stopped, step = 0.0, False, 0
+    optimizer = CosineAdamW(student, config.lr_grid, config.lr_mlp, config.steps, config.lr_final_factor)
     bar = tqdm(total=config.steps, disable=not progress, desc="convert", unit="step")
-    bank = None
-    if config.bank_rays:
-        t0 = time.perf_counter()
-        bank = TeacherBank.build(teacher, rays, config.bank_rays, render.num_samples, config.hit_fraction,
-                                 math.exp(config.log_density_range[0]), math.exp(config.log_density_range[1]),
-                                 generator)
-        elapsed += time.perf_counter() - t0  # the bank's teacher queries count as distillation time
+    # The bank's teacher queries count as distillation time.
+    draw, elapsed = _batch_source(teacher, rays, config, render.num_samples, generator)
+    history: list[dict[str, float]] = []
+    stopped = False
     for step in range(config.steps):
         if should_stop is not None and should_stop():
             stopped = True
             break
         t0 = time.perf_counter()
-        if bank is None:
-            batch = DistillBatch.fresh(teacher, rays.sample(config.rays_per_step, generator), render.num_samples,
-                                       generator)
-        else:
-            batch = bank.draw(config.rays_per_step, config.empty_fraction, generator)
-        background = torch.rand(config.rays_per_step, 3, generator=generator).to(device)
-        losses = pvd_losses(batch, student, background, config, step)
-        loss = torch.stack(list(losses.values())).sum()
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        scheduler.step()
+        losses = _step(student, draw(), optimizer, config, step, generator)
         elapsed += time.perf_counter() - t0
-        row = {"step": step + 1, "stage": config.stage(step), "loss": loss.item(),
-               **{k: v.item() for k, v in losses.items()}}
+        row = {"step": step + 1, "stage": config.stage(step), **{k: v.item() for k, v in losses.items()}}
         history.append(row)
-        bar.update(1)
-        if (step + 1) % 10 == 0:
-            bar.set_postfix(stage=row["stage"], loss=f"{row['loss']:.3g}")
+        _show(bar, row)
         if on_step is not None:
             on_step(DistillStep(step + 1, config.steps, row["stage"], row, elapsed, student))
-    else:
-        step = config.steps
     bar.close()
-    return DistillResult(student=student.eval(), steps=step, seconds=elapsed, stopped=stopped, history=history)
+    return DistillResult(student=student.eval(), steps=len(history), seconds=elapsed, stopped=stopped,
+                         history=history)
