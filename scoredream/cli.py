@@ -33,7 +33,7 @@ class GenerateArgs:
     prompt: Annotated[str | None, tyro.conf.Positional, tyro.conf.arg(metavar="[PROMPT]")] = None
     """text prompt, e.g. "a red mug" (optional with --config: the file's prompt)"""
     config: Annotated[Path | None, tyro.conf.arg(metavar="FILE")] = None
-    """start from a saved config.json (a run folder's, or your own); later flags override it"""
+    """start from a saved config.json (a run folder's, or your own); later flags override it (--preset too)"""
     resume: Annotated[bool, tyro.conf.FlagCreatePairsOff] = False
     """continue the run in the same folder from its last checkpoint"""
     settings: Annotated[GenerateConfig, tyro.conf.arg(name="")] = dataclasses.field(
@@ -42,9 +42,10 @@ class GenerateArgs:
 
 @dataclass
 class _ConfigFile:
-    """generate's first pass: only --config, whose values become the defaults of the second."""
+    """generate's first pass: only --config and --preset, whose values become the defaults of the second."""
 
     config: Path | None = None
+    preset: str | None = None
 
 
 @dataclass
@@ -87,6 +88,10 @@ def _generate_defaults(args: list[str]) -> GenerateArgs:
 
     first, _ = tyro.cli(_ConfigFile, args=args, return_unknown_args=True, add_help=False, prog="scoredream generate")
     settings = load_json(GenerateConfig, first.config) if first.config else GenerateConfig()
+    if first.preset is not None:
+        from scoredream.train.presets import apply_preset
+
+        apply_preset(settings, first.preset)  # type: ignore[arg-type]  (an unknown name: a ConfigError)
     return GenerateArgs(config=first.config, settings=settings)
 
 
@@ -102,6 +107,7 @@ def cmd_generate(a: GenerateArgs) -> int:
         print(f"video:      {result.video}")
     if result.mesh:
         print(f"mesh:       {result.mesh}")
+    print("seconds:    " + ", ".join(f"{stage} {s:.1f}" for stage, s in result.seconds.items()))
     return 0
 
 

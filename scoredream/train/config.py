@@ -17,6 +17,7 @@ from scoredream.render.cameras import CameraSamplerConfig
 from scoredream.render.shading import ShadingConfig
 from scoredream.render.volume import RenderConfig
 from scoredream.serialization import ConfigError
+from scoredream.train.presets import PresetName
 
 MethodKind = Literal["sds", "vsd", "asd"]
 MAX_PROMPT_CHARS = 1000
@@ -133,6 +134,8 @@ class GenerateConfig:
     """folder that holds run folders"""
     run_name: str | None = None
     """run folder name under output_dir (default: prompt slug, method and seed)"""
+    preset: PresetName = "cpu"
+    """the preset this config started from (`--preset` sets every value of it; see the README's preset table)"""
     method: MethodKind = "sds"
     """score distillation method; its options are under --<method>.*"""
     field: FieldKind = "hashgrid"

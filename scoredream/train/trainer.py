@@ -44,7 +44,6 @@ from scoredream.train.particles import render_particles
 from scoredream.train.preflight import check_run_can_finish
 from scoredream.train.video import turntable_frames, write_video
 
-
 __all__ = ["Interrupted", "RunResult", "StepInfo", "TrainingDiverged", "generate", "pick_device", "save_preview"]
 
 
@@ -67,6 +66,7 @@ class RunResult:
     video: Path | None = None
     mesh: Path | None = None
     history: list[dict[str, float]] = field(default_factory=list)
+    seconds: dict[str, float] = field(default_factory=dict)  # per stage: train, video, export
 
 
 def opacity_regularisers(opacity: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -128,13 +128,17 @@ def generate(
         if resumed is not None:
             restore_run(run, resumed)
         write_run_settings(run, prior)
+        t0 = time.perf_counter()
         with stop_on_interrupt() as interrupted:
             step, stopped = optimise(run, on_step, lambda: interrupted.is_set() or bool(should_stop and should_stop()),
                                      progress)
             run.save(step)
         if interrupted.is_set():
             raise Interrupted(step, folder.checkpoint)
-        return finish(run, step, stopped)
+        trained = time.perf_counter() - t0
+        result = finish(run, step, stopped)
+        result.seconds = {"train": trained, **result.seconds}
+        return result
 
 
 def resume_point(folder: RunFolder, config: GenerateConfig, resume: bool) -> Checkpoint | None:
@@ -272,17 +276,21 @@ def finish(run: Run, step: int, stopped: bool) -> RunResult:
                        history=run.history)
     if stopped:
         return result
+    t0 = time.perf_counter()
     if config.video.enabled:
         v = config.video
         frames = turntable_frames(field_, run.background, v.frames, v.resolution, v.elevation, v.distance, v.fovy,
                                   config.render)
         result.video = write_video(frames, folder.turntable(v.format), v.fps)
+        result.seconds["video"] = time.perf_counter() - t0
     if config.export.enabled:
+        t0 = time.perf_counter()
         try:
             result.mesh = export_mesh(field_, folder.mesh(config.export.format), config.export).path
         except EmptySurfaceError as e:
             # The run itself succeeded; a field without a surface yet (too few steps) warrants a warning, not a crash.
             warnings.warn(f"no mesh exported: {e}", stacklevel=2)
+        result.seconds["export"] = time.perf_counter() - t0
     return result
 
 
