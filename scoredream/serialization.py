@@ -7,6 +7,7 @@ import json
 import math
 import types
 import typing
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TypeVar, Union, get_args, get_origin, get_type_hints
 
@@ -39,7 +40,7 @@ def check_finite(obj: Any, where: str = "config") -> None:
         raise ConfigError(f"{', '.join(bad)}: must be a finite number (got NaN or infinity)")
 
 
-def _floats(obj: Any, where: str) -> typing.Iterator[tuple[str, float]]:
+def _floats(obj: Any, where: str) -> Iterator[tuple[str, float]]:
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
         for f in dataclasses.fields(obj):
             yield from _floats(getattr(obj, f.name), f"{where}.{f.name}")

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
-from jaxtyping import Float
+from jaxtyping import Bool, Float
 from torch import Tensor, nn
 
 from scoredream.fields.base import FEATURE_DIM, Field, FieldExtentConfig, density_activation
@@ -53,7 +53,7 @@ class VoxelField(Field):
         out = F.grid_sample(volume, grid, mode=mode, align_corners=True, padding_mode="border")
         return out.reshape(volume.shape[1], -1).T
 
-    def occupied(self, points: Float[Tensor, "N 3"]) -> Float[Tensor, "N 1"]:
+    def occupied(self, points: Float[Tensor, "N 3"]) -> Bool[Tensor, "N 1"]:
         return self._sample(self.occupancy, points, "nearest") > 0
 
     def encode(self, points: Float[Tensor, "N 3"]) -> Float[Tensor, "N 16"]:

@@ -4,7 +4,7 @@ folder's scoredream_guidance.json), else the paper's reference. The guidance and
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from scoredream.guidance.schedule import TimestepSchedule
 from scoredream.priors.diffusion_prior import Recommendations
@@ -14,6 +14,7 @@ from scoredream.serialization import ConfigError
 REFERENCE_GUIDANCE_SCALE = {"sds": 100.0, "vsd": 7.5, "asd": 7.5}
 
 
+@runtime_checkable  # so that the tests' runtime type checks (beartype) can check it
 class MethodConfig(Protocol):
     guidance_scale: float | None
     timesteps: TimestepSchedule

@@ -9,7 +9,7 @@ from typing import Any, Literal
 
 import torch
 import torch.nn.functional as F
-from jaxtyping import Float
+from jaxtyping import Float, Int
 from torch import Tensor, nn
 
 from scoredream.errors import PromptError
@@ -186,7 +186,7 @@ class DiffusionPrior(nn.Module):
     def predict_noise(
         self,
         x_t: Float[Tensor, "B C h w"],
-        t: Float[Tensor, " B"],
+        t: Int[Tensor, " B"],
         text_embeddings: Float[Tensor, "B L D"],
         **unet_kwargs: Any,
     ) -> Float[Tensor, "B C h w"]:
