@@ -6,6 +6,7 @@
     RUN/checkpoints/last.state-STEP.pt      optimiser, RNG and history at STEP (tensors only)
     RUN/previews/step_STEP.png
     RUN/turntable.{mp4,gif}, RUN/mesh.{glb,obj,ply}
+    RUN/exports/                    meshes exported later (the app)
 
 No torch here: the CLI uses it before anything heavy is imported.
 """
@@ -19,6 +20,9 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+
+CHECKPOINTS = "checkpoints"
+CHECKPOINT_FILE = "last.safetensors"
 
 
 class RunFolderBusy(RuntimeError):
@@ -39,7 +43,13 @@ class RunFolder:
         path = Path(path)
         if path.is_dir():
             return cls(path)
-        return cls(path.parent.parent if path.parent.name == "checkpoints" else path.parent)
+        return cls(path.parent.parent if path.parent.name == CHECKPOINTS else path.parent)
+
+    @classmethod
+    def holding(cls, checkpoint: str | Path) -> RunFolder | None:
+        """The run folder whose checkpoint this file is, None for a loose file (an upload, a copy)."""
+        path = Path(checkpoint)
+        return cls(path.parent.parent) if path.parent.name == CHECKPOINTS else None
 
     @property
     def config(self) -> Path:
@@ -51,11 +61,11 @@ class RunFolder:
 
     @property
     def checkpoints(self) -> Path:
-        return self.root / "checkpoints"
+        return self.root / CHECKPOINTS
 
     @property
     def checkpoint(self) -> Path:
-        return self.checkpoints / "last.safetensors"
+        return self.checkpoints / CHECKPOINT_FILE
 
     @property
     def previews(self) -> Path:
@@ -69,6 +79,11 @@ class RunFolder:
 
     def mesh(self, fmt: str) -> Path:
         return self.root / f"mesh.{fmt}"
+
+    @property
+    def exports(self) -> Path:
+        """Meshes exported later (the app's Export tab), beside the run's own mesh."""
+        return self.root / "exports"
 
     def holds_run(self) -> bool:
         """Whether a new run here would overwrite trained work (a config alone, from a run killed before its first

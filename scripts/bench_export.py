@@ -31,6 +31,7 @@ from scoredream.export import ExportConfig, export_mesh
 from scoredream.export.extract import sample_grid
 from scoredream.export.write import WORLD_TO_Y_UP
 from scoredream.fields import Field
+from scoredream.run_folder import RunFolder
 from scoredream.world.field import WorldField
 from scoredream.world.shapes import COLOURS, SHAPE_NAMES, SHAPES, parse_prompt
 from scoredream.world.truth import grid_points, occupancy, surface_points
@@ -91,7 +92,7 @@ def load_fields(args: BenchArgs) -> list[tuple[str, str, Field]]:
     for path in args.checkpoints:
         ckpt = load_checkpoint(path)
         _, shape = parse_prompt(ckpt.config.prompt)
-        fields.append((f"{ckpt.config.prompt} ({ckpt.path.parent.parent.name}, step {ckpt.step})", shape,
+        fields.append((f"{ckpt.config.prompt} ({RunFolder.of(ckpt.path).root.name}, step {ckpt.step})", shape,
                        ckpt.build_field("cpu")))
     return fields
 

@@ -28,6 +28,7 @@ from scoredream.fields import Field
 from scoredream.render.background import BackgroundConfig
 from scoredream.render.cameras import Cameras, orbit_cameras
 from scoredream.render.volume import RenderConfig, render
+from scoredream.run_folder import RunFolder
 
 
 @dataclass
@@ -50,7 +51,7 @@ def load_field(args: Args) -> tuple[Field, str]:
     from scoredream.train import load_checkpoint
 
     ckpt = load_checkpoint(args.checkpoint)
-    return ckpt.build_field("cpu"), ckpt.path.parent.parent.name
+    return ckpt.build_field("cpu"), RunFolder.of(ckpt.path).root.name
 
 
 def mesh_colours_at(mesh: trimesh.Trimesh, faces: np.ndarray, bary: np.ndarray) -> np.ndarray:

@@ -249,7 +249,8 @@ class Handlers:
 
     def source_name(self, checkpoint: Path) -> str:
         """`run` for outputs/run/checkpoints/last.safetensors, the file's stem for an upload."""
-        return RunFolder.of(checkpoint).root.name if checkpoint.parent.name == "checkpoints" else checkpoint.stem
+        holder = RunFolder.holding(checkpoint)
+        return holder.root.name if holder is not None else checkpoint.stem
 
     # ---- convert --------------------------------------------------------------------------------------------
     def start_convert(self, run_name: str, upload: str | None, target: str, steps: float, device: str,
@@ -296,8 +297,8 @@ class Handlers:
             device = device_name(device or "auto")
         except ERRORS as e:
             return "", self.error_text(e), keys, False
-        in_run = source.parent.name == "checkpoints"
-        folder = RunFolder.of(source).root / "exports" if in_run else source.with_suffix("")
+        holder = RunFolder.holding(source)
+        folder = holder.exports if holder is not None else source.with_suffix("")
         folder.mkdir(parents=True, exist_ok=True)
         output = folder / unique_name(folder, f"mesh-r{config.resolution}.{config.format}")
         job = self.submit("export", f"{self.source_name(source)} -> {output.name}", device,

@@ -16,13 +16,15 @@ import numpy as np
 from PIL import Image
 
 from scoredream.convert import DistillStep, PVDConfig, convert_checkpoint
+from scoredream.device import pick_device
 from scoredream.export import ExportConfig, export_mesh
 from scoredream.priors import DiffusionPrior, PriorConfig
 from scoredream.priors.loading import resolve_model_folder
 from scoredream.run_folder import RunFolder
 from scoredream.serialization import ConfigError, from_dict, load_json, to_dict
 from scoredream.train import GenerateConfig, generate, load_checkpoint
-from scoredream.train.trainer import StepInfo, pick_device, save_preview
+from scoredream.train.trainer import StepInfo
+from scoredream.train.video import save_preview
 from ui.files import unique_name
 from ui.jobs import Job, Work
 

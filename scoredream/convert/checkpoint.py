@@ -15,10 +15,10 @@ from typing import get_args
 import torch
 
 from scoredream.convert.pvd import DistillStep, PVDConfig, distill
-from scoredream.fields import FIELD_CONFIGS, FieldConfig, FieldKind
+from scoredream.fields import FIELD_CONFIGS, FieldConfig, FieldKind, build_field
 from scoredream.run_folder import RunFolder
 from scoredream.serialization import ConfigError, save_json
-from scoredream.train.checkpoint import build_field, load_checkpoint, save_checkpoint
+from scoredream.train.checkpoint import load_checkpoint, save_checkpoint
 
 
 @dataclass
@@ -38,8 +38,8 @@ class ConvertResult:
 def default_output(checkpoint: Path, target: str) -> Path:
     """`<run>-<target>/checkpoints/last.safetensors` next to the source run folder."""
     # A loose checkpoint file (not in a run folder's checkpoints/) names the run after itself.
-    in_run = checkpoint.parent.name == "checkpoints"
-    run = RunFolder.of(checkpoint).root if in_run else checkpoint.parent / checkpoint.stem
+    holder = RunFolder.holding(checkpoint)
+    run = holder.root if holder is not None else checkpoint.parent / checkpoint.stem
     return RunFolder(run.with_name(f"{run.name}-{target}")).checkpoint
 
 
@@ -78,7 +78,8 @@ def convert_checkpoint(
     torch.manual_seed(config.seed)
     # A copy keeps the teacher's grid layout (tiny-cuda-nn's or ours); a distilled student gets this machine's.
     copied = source.field == target and source.field_config() == target_config
-    student = build_field(new_config, device, layout=getattr(teacher, "layout", None) if copied else None)
+    layout = getattr(teacher, "layout", None) if copied else None
+    student = build_field(new_config.field_config(), device, layout=layout)
     if copied:
         student.load_state_dict(teacher.state_dict())
         steps, seconds, stopped, history = 0, 0.0, False, []

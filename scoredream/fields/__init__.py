@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Literal
 
+import torch
+
 from scoredream.fields.base import FEATURE_DIM, Field, FieldOutputs
-from scoredream.fields.hashgrid import HashGridConfig, HashGridField
+from scoredream.fields.hashgrid import GridLayout, HashGridConfig, HashGridField
 from scoredream.fields.mlp import MLPConfig, MLPField
 from scoredream.fields.tensorf import TensoRFConfig, TensoRFField
 from scoredream.fields.voxel import VoxelConfig, VoxelField
@@ -18,6 +21,19 @@ FIELD_CONFIGS: dict[str, type] = {
     "tensorf": TensoRFConfig,
     "voxel": VoxelConfig,
 }
+
+
+
+def build_field(config: FieldConfig, device: str | torch.device = "cpu", layout: GridLayout | None = None) -> Field:
+    """The field `config` describes, on `device`. `layout` (hash grids only; see `state_layout`) builds the grid
+    whose weights a checkpoint holds; None: the layout of the backend the config picks there (tiny-cuda-nn only
+    on CUDA)."""
+    if isinstance(config, HashGridConfig):
+        if torch.device(device).type != "cuda":
+            config = dataclasses.replace(config, backend="torch")
+        return config.setup(layout).to(device)
+    return config.setup().to(device)
+
 
 __all__ = [
     "FEATURE_DIM",
@@ -34,4 +50,5 @@ __all__ = [
     "TensoRFField",
     "VoxelConfig",
     "VoxelField",
+    "build_field",
 ]

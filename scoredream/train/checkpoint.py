@@ -15,10 +15,10 @@ from safetensors.torch import load_file, save_file
 from torch import Tensor, nn
 
 from scoredream.errors import CheckpointError
-from scoredream.fields import Field
-from scoredream.fields.hashgrid import GridLayout, GridLayoutError, HashGridConfig, state_layout
+from scoredream.fields import Field, build_field
+from scoredream.fields.hashgrid import GridLayoutError, state_layout
 from scoredream.render.background import Background
-from scoredream.run_folder import RunFolder
+from scoredream.run_folder import CHECKPOINT_FILE, RunFolder
 from scoredream.serialization import ConfigError, from_dict, to_dict
 from scoredream.train.config import GenerateConfig
 
@@ -37,7 +37,7 @@ class Checkpoint:
 
     def build_field(self, device: str | torch.device = "cpu") -> Field:
         """The field in the grid layout its weights were saved in, whichever backend this machine has."""
-        field = build_field(self.config, device, layout=state_layout(self.state("field")))
+        field = build_field(self.config.field_config(), device, layout=state_layout(self.state("field")))
         load_module(field, self.state("field"), self.path)
         return field.eval()
 
@@ -45,19 +45,6 @@ class Checkpoint:
         background = self.config.background.setup().to(device)
         load_module(background, self.state("background"), self.path)
         return background.eval()
-
-
-def build_field(
-    config: GenerateConfig, device: str | torch.device = "cpu", layout: GridLayout | None = None
-) -> Field:
-    """`layout` (hash grids only; see `state_layout`) builds the grid whose weights a checkpoint holds; None: the
-    layout of the backend the config picks on `device`."""
-    field_config = config.field_config()
-    if hasattr(field_config, "backend") and torch.device(device).type != "cuda":
-        field_config = type(field_config)(**{**field_config.__dict__, "backend": "torch"})
-    if isinstance(field_config, HashGridConfig):
-        return field_config.setup(layout).to(device)
-    return field_config.setup().to(device)
 
 
 def load_module(module: nn.Module, state: dict[str, Tensor], path: Path) -> None:
@@ -117,7 +104,7 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
     path = Path(path)
     if path.is_dir():
         # A run folder, or a folder holding a loose last.safetensors.
-        path = RunFolder(path).checkpoint if RunFolder(path).checkpoints.is_dir() else path / "last.safetensors"
+        path = RunFolder(path).checkpoint if RunFolder(path).checkpoints.is_dir() else path / CHECKPOINT_FILE
     if not path.exists():
         raise CheckpointError(f"no checkpoint at {path}")
     try:

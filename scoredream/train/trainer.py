@@ -12,27 +12,22 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 import torch
-from PIL import Image
 from tqdm.auto import tqdm
 
 from scoredream.device import pick_device
 from scoredream.errors import TrainingDiverged
 from scoredream.export import EmptySurfaceError, export_mesh
-from scoredream.fields import Field
+from scoredream.fields import Field, build_field
 from scoredream.fields.hashgrid import GridLayout, state_layout
 from scoredream.guidance import Guidance
 from scoredream.priors import DiffusionPrior, PromptEmbeddings
 from scoredream.render.background import Background
-from scoredream.render.cameras import orbit_cameras
-from scoredream.render.volume import render
 from scoredream.run_folder import RunFolder, RunFolderExists
 from scoredream.serialization import ConfigError, save_json, to_dict
 from scoredream.train.checkpoint import (
     Checkpoint,
     CheckpointError,
-    build_field,
     load_checkpoint,
     load_module,
     load_trainer_state,
@@ -42,9 +37,9 @@ from scoredream.train.config import GenerateConfig, OptimConfig
 from scoredream.train.interrupt import Interrupted, stop_on_interrupt
 from scoredream.train.particles import render_particles
 from scoredream.train.preflight import check_run_can_finish
-from scoredream.train.video import turntable_frames, write_video
+from scoredream.train.video import save_preview, turntable_frames, write_video
 
-__all__ = ["Interrupted", "RunResult", "StepInfo", "TrainingDiverged", "generate", "pick_device", "save_preview"]
+__all__ = ["Interrupted", "RunResult", "StepInfo", "TrainingDiverged", "generate"]
 
 
 @dataclass
@@ -164,7 +159,7 @@ def build_run(config: GenerateConfig, folder: RunFolder, prior: DiffusionPrior, 
     torch.manual_seed(config.train.seed)
     guidance = config.guidance_config().setup(prior)
     torch.manual_seed(config.train.seed)  # the fields start the same whatever the method
-    particles = [build_field(config, device, layout) for _ in range(guidance.particles)]
+    particles = [build_field(config.field_config(), device, layout) for _ in range(guidance.particles)]
     background = config.background.setup().to(device)
     groups = {k: [p for f in particles for p in f.param_groups()[k]] for k in ("grid", "mlp")}
     optimizer = torch.optim.AdamW(
@@ -292,14 +287,3 @@ def finish(run: Run, step: int, stopped: bool) -> RunResult:
             warnings.warn(f"no mesh exported: {e}", stacklevel=2)
         result.seconds["export"] = time.perf_counter() - t0
     return result
-
-
-@torch.no_grad()
-def save_preview(field_: torch.nn.Module, background: torch.nn.Module, config: GenerateConfig, path: Path,
-                 views: int = 4, resolution: int = 64) -> Path:
-    v = config.video
-    cams = orbit_cameras(views, v.elevation, v.distance, v.fovy).to(next(field_.parameters()).device)
-    rgb = render(field_, cams, resolution, resolution, background, config.render).rgb  # type: ignore[arg-type]
-    row = (rgb.clamp(0, 1) * 255).round().byte().cpu().numpy()
-    Image.fromarray(np.concatenate(list(row), axis=1)).save(path)
-    return path

@@ -1,18 +1,23 @@
-"""Turntable renders of a field, written as mp4 (ffmpeg from imageio-ffmpeg) or gif."""
+"""Renders of a field for people: turntables (mp4 through imageio-ffmpeg, or gif) and training previews."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import imageio.v3 as iio
 import numpy as np
 import torch
+from PIL import Image
 
 from scoredream.fields import Field
 from scoredream.render.background import Background
 from scoredream.render.cameras import orbit_cameras
 from scoredream.render.occupancy import OccupancyGrid
 from scoredream.render.volume import RenderConfig, render
+
+if TYPE_CHECKING:
+    from scoredream.train.config import GenerateConfig
 
 
 @torch.no_grad()
@@ -45,4 +50,16 @@ def write_video(frames: np.ndarray, path: Path, fps: int) -> Path:
     else:
         iio.imwrite(tmp, frames, extension=path.suffix, fps=fps, codec="libx264", macro_block_size=1)
     tmp.replace(path)
+    return path
+
+
+@torch.no_grad()
+def save_preview(field_: Field, background: Background, config: GenerateConfig, path: Path, views: int = 4,
+                 resolution: int = 64) -> Path:
+    """A row of `views` orbit renders (the video's elevation, distance and fov), written as a PNG."""
+    v = config.video
+    cams = orbit_cameras(views, v.elevation, v.distance, v.fovy).to(next(field_.parameters()).device)
+    rgb = render(field_, cams, resolution, resolution, background, config.render).rgb
+    row = (rgb.clamp(0, 1) * 255).round().byte().cpu().numpy()
+    Image.fromarray(np.concatenate(list(row), axis=1)).save(path)
     return path

@@ -4,12 +4,12 @@ import torch
 
 from scoredream.cli import main
 from scoredream.convert import PVDConfig, convert_checkpoint, render_views
-from scoredream.fields import HashGridConfig, MLPConfig, MLPField
+from scoredream.fields import HashGridConfig, MLPConfig, MLPField, build_field
 from scoredream.render.cameras import CameraSamplerConfig, orbit_cameras
 from scoredream.render.volume import RenderConfig
 from scoredream.serialization import ConfigError, load_json
 from scoredream.train import CheckpointError, GenerateConfig, load_checkpoint
-from scoredream.train.checkpoint import build_field, save_checkpoint
+from scoredream.train.checkpoint import save_checkpoint
 
 TINY_PVD = ["--pvd.steps", "4", "--pvd.feature-steps", "1", "--pvd.sample-steps", "2", "--pvd.rays-per-step", "32",
             "--pvd.num-cameras", "2", "--pvd.camera-resolution", "8"]
@@ -24,7 +24,7 @@ def hashgrid_run(tmp_path):
     cfg.hashgrid = HashGridConfig(levels=2, max_resolution=32, log2_hashmap_size=10)
     cfg.render.num_samples = 8
     torch.manual_seed(0)
-    field = build_field(cfg)
+    field = build_field(cfg.field_config())
     save_checkpoint(cfg.run_dir() / "checkpoints" / "last.safetensors", cfg, 7,
                     {"field": field, "background": cfg.background.setup()})
     return cfg.run_dir()

@@ -9,12 +9,12 @@ import pytest
 import torch
 from torch import nn
 
-from scoredream.fields import HashGridConfig
+from scoredream.fields import HashGridConfig, build_field
 from scoredream.fields import hashgrid as hashgrid_module
 from scoredream.fields.grid_encoding import per_level_scale, tcnn_levels
 from scoredream.fields.hashgrid import GridLayoutError, state_layout
 from scoredream.train import GenerateConfig, load_checkpoint
-from scoredream.train.checkpoint import CheckpointError, build_field, load_module, save_checkpoint
+from scoredream.train.checkpoint import CheckpointError, load_module, save_checkpoint
 
 # 4 levels, base 16, finest 256, 2^12 entries: level 0 (16^3 = 4096 vertices) is dense, levels 1-3 are hashed.
 SMALL = {"levels": 4, "base_resolution": 16, "max_resolution": 256, "log2_hashmap_size": 12, "hidden_dim": 8}
@@ -123,7 +123,7 @@ def test_tcnn_layout_matches_a_loop_reference_of_its_kernel():
 
 def test_round_trip_torch_to_tcnn_layout_and_back_is_exact(tmp_path):
     torch.manual_seed(2)
-    field = build_field(small_config(), layout="tcnn")
+    field = build_field(small_config().field_config(), layout="tcnn")
     with torch.no_grad():
         for p in field.parameters():
             p.normal_()
@@ -177,7 +177,7 @@ def test_tcnn_state_into_a_torch_layout_field_is_refused_not_garbled():
 
 
 def test_backend_is_recorded_and_old_checkpoints_without_the_marker_load(tmp_path):
-    field = build_field(small_config())
+    field = build_field(small_config().field_config())
     assert field.backend == "torch" and state_layout(field.state_dict()) == "torch"
     old = {k: v for k, v in field.state_dict().items() if k != "grid_backend"}
     path = save_run(tmp_path, old)
