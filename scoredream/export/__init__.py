@@ -8,7 +8,7 @@ from typing import Any
 from scoredream.export.config import FORMATS, EmptySurfaceError, ExportConfig, ExportError
 
 __all__ = ["FORMATS", "EmptySurfaceError", "ExportConfig", "ExportError", "ExportResult", "export_dependencies_problem",
-           "export_mesh"]
+           "export_mesh", "export_stages"]
 
 
 def __getattr__(name: str) -> Any:
@@ -16,7 +16,7 @@ def __getattr__(name: str) -> Any:
         from scoredream.export import deps
 
         return deps.export_dependencies_problem
-    if name in ("export_mesh", "ExportResult"):
+    if name in ("export_mesh", "ExportResult", "export_stages"):
         from scoredream.export import mesh
 
         return getattr(mesh, name)

@@ -6,6 +6,7 @@ The library call behind `scoredream export`, the end of `generate`, and the UI.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -40,12 +41,15 @@ class ExportResult:
     """what was written, in the file's frame"""
 
 
-def export_mesh(field_: Field, path: str | Path, config: ExportConfig | None = None) -> ExportResult:
+def export_mesh(
+    field_: Field, path: str | Path, config: ExportConfig | None = None, on_stage: Callable[[str], None] | None = None
+) -> ExportResult:
     """Extract, clean, colour and write the field's surface. Raises ExportError (EmptySurfaceError when the
-    field has no surface) before anything is written under `path`."""
+    field has no surface) before anything is written under `path`. `on_stage(name)` is called as each of
+    `export_stages(config)` ends (for progress bars)."""
     config = config or ExportConfig()
     path = output_path(path, config)
-    laps = Laps()
+    laps = Laps(on_stage)
     was_training = field_.training
     field_.eval()
     try:
@@ -88,16 +92,25 @@ def output_path(path: str | Path, config: ExportConfig) -> Path:
     return path
 
 
+def export_stages(config: ExportConfig) -> list[str]:
+    """The stages an export runs, in order."""
+    texture = ["texture"] if config.texture and config.format != "ply" else []
+    return ["extract", "cleanup", "vertex_colors", *texture, "write"]
+
+
 class Laps:
     """Wall time of consecutive stages: `end(name)` records the time since the previous stage ended."""
 
-    def __init__(self) -> None:
+    def __init__(self, on_lap: Callable[[str], None] | None = None) -> None:
         self.seconds: dict[str, float] = {}
         self._clock = time.perf_counter()
+        self.on_lap = on_lap
 
     def end(self, name: str) -> None:
         now = time.perf_counter()
         self.seconds[name], self._clock = now - self._clock, now
+        if self.on_lap is not None:
+            self.on_lap(name)
 
 
 def colour_mesh(

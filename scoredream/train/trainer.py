@@ -17,7 +17,7 @@ from tqdm.auto import tqdm
 
 from scoredream.device import pick_device
 from scoredream.errors import TrainingDiverged
-from scoredream.export import EmptySurfaceError, export_mesh
+from scoredream.export import EmptySurfaceError, export_mesh, export_stages
 from scoredream.fields import Field, build_field
 from scoredream.fields.hashgrid import GridLayout, state_layout
 from scoredream.guidance import Guidance
@@ -39,7 +39,7 @@ from scoredream.train.particles import render_particles
 from scoredream.train.preflight import check_run_can_finish
 from scoredream.train.video import save_preview, turntable_frames, write_video
 
-__all__ = ["Interrupted", "RunResult", "StepInfo", "TrainingDiverged", "generate"]
+__all__ = ["FinishStage", "Interrupted", "RunResult", "StepInfo", "TrainingDiverged", "generate"]
 
 
 @dataclass
@@ -50,6 +50,15 @@ class StepInfo:
     stats: dict[str, float]
     elapsed: float
     preview: Path | None = None
+
+
+@dataclass
+class FinishStage:
+    """Progress of the work after the last step: the turntable's frames, then the export's stages."""
+
+    stage: str  # "turntable" or "export: <stage>" (see export_stages)
+    done: int
+    total: int
 
 
 @dataclass
@@ -108,8 +117,10 @@ def generate(
     on_step: Callable[[StepInfo], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
     progress: bool = True,
+    on_finish: Callable[[FinishStage], None] | None = None,
 ) -> RunResult:
-    """1. check (no model loaded yet), 2. build, 3. restore, 4. optimise, 5. finish (video, mesh)."""
+    """1. check (no model loaded yet), 2. build, 3. restore, 4. optimise, 5. finish (video, mesh).
+    `on_step` reports each step, `on_finish` the turntable's frames and the export's stages."""
     config.validate()
     device = pick_device(config.train.device)
     folder = RunFolder(config.run_dir())
@@ -131,7 +142,8 @@ def generate(
         if interrupted.is_set():
             raise Interrupted(step, folder.checkpoint)
         trained = time.perf_counter() - t0
-        result = finish(run, step, stopped)
+        report = on_finish or (finish_bars() if progress else lambda stage: None)
+        result = finish(run, step, stopped, report)
         result.seconds = {"train": trained, **result.seconds}
         return result
 
@@ -264,7 +276,23 @@ def optimisation_step(run: Run, step: int) -> dict[str, float]:
     return row
 
 
-def finish(run: Run, step: int, stopped: bool) -> RunResult:
+def finish_bars() -> Callable[[FinishStage], None]:
+    """tqdm bars for the turntable's frames and the export's stages (the CLI's view of `on_finish`)."""
+    bars: dict[str, tqdm] = {}
+
+    def report(s: FinishStage) -> None:
+        name, _, detail = s.stage.partition(": ")
+        bar = bars.get(name) or bars.setdefault(name, tqdm(total=s.total, desc=name, unit="frame" if not detail
+                                                            else "stage"))
+        bar.set_postfix_str(detail, refresh=False)
+        bar.update(s.done - bar.n)
+        if s.done == s.total:
+            bar.close()
+
+    return report
+
+
+def finish(run: Run, step: int, stopped: bool, report: Callable[[FinishStage], None]) -> RunResult:
     config, folder, field_ = run.config, run.folder, run.particles[0]
     field_.set_progress(1.0)  # the finished field: every level of a coarse-to-fine grid
     result = RunResult(run_dir=folder.root, checkpoint=folder.checkpoint, step=step, stopped=stopped,
@@ -275,13 +303,15 @@ def finish(run: Run, step: int, stopped: bool) -> RunResult:
     if config.video.enabled:
         v = config.video
         frames = turntable_frames(field_, run.background, v.frames, v.resolution, v.elevation, v.distance, v.fovy,
-                                  config.render)
+                                  config.render, lambda i, n: report(FinishStage("turntable", i, n)))
         result.video = write_video(frames, folder.turntable(v.format), v.fps)
         result.seconds["video"] = time.perf_counter() - t0
     if config.export.enabled:
         t0 = time.perf_counter()
         try:
-            result.mesh = export_mesh(field_, folder.mesh(config.export.format), config.export).path
+            stages = export_stages(config.export)
+            on_stage = lambda s: report(FinishStage(f"export: {s}", stages.index(s) + 1, len(stages)))  # noqa: E731
+            result.mesh = export_mesh(field_, folder.mesh(config.export.format), config.export, on_stage).path
         except EmptySurfaceError as e:
             # The run itself succeeded; a field without a surface yet (too few steps) warrants a warning, not a crash.
             warnings.warn(f"no mesh exported: {e}", stacklevel=2)

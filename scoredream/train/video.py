@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -30,7 +31,9 @@ def turntable_frames(
     distance: float = 1.75,
     fovy: float = 50.0,
     render_config: RenderConfig | None = None,
+    on_frame: Callable[[int, int], None] | None = None,
 ) -> np.ndarray:
+    """`on_frame(done, frames)` after each frame (for progress bars)."""
     device = next(field.parameters()).device
     cams = orbit_cameras(frames, elevation, distance, fovy).to(device)
     radius = (render_config or RenderConfig()).radius
@@ -39,6 +42,8 @@ def turntable_frames(
     for i in range(frames):
         rgb = render(field, cams[i], resolution, resolution, background, render_config, occupancy=occupancy).rgb[0]
         out.append((rgb.clamp(0, 1) * 255).round().byte().cpu().numpy())
+        if on_frame is not None:
+            on_frame(i + 1, frames)
     return np.stack(out)
 
 

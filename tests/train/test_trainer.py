@@ -106,3 +106,30 @@ def test_divergence_stops_with_a_clear_error_and_keeps_the_checkpoint(tmp_path, 
         generate(cfg, prior=pixel_prior, progress=False)
     ckpt = load_checkpoint(tmp_path / "run")
     assert ckpt.step == 3 and all(torch.isfinite(v).all() for v in ckpt.tensors.values())
+
+
+def test_finishing_stages_report_progress(tmp_path, pixel_prior):
+    cfg = small_config(tmp_path, steps=2)
+    cfg.export.enabled, cfg.export.resolution, cfg.export.texture_size = True, 32, 64
+    seen = []
+    result = generate(cfg, prior=pixel_prior, progress=False, on_finish=seen.append)
+    turntable = [(s.done, s.total) for s in seen if s.stage == "turntable"]
+    assert turntable == [(i, 4) for i in range(1, 5)]
+    exports = [s.stage for s in seen if s.stage.startswith("export")]
+    assert exports == ["export: extract", "export: cleanup", "export: vertex_colors", "export: texture",
+                       "export: write"]
+    assert seen[-1].done == seen[-1].total and result.mesh.exists()
+    assert set(result.seconds) == {"train", "video", "export"}
+
+
+def test_geometry_pieces_train_together(tmp_path, pixel_prior):
+    """Shading, orientation loss, importance sampling and a coarse-to-fine grid in one short run."""
+    cfg = small_config(tmp_path, steps=4)
+    cfg.shading.enabled, cfg.shading.albedo_until, cfg.shading.albedo_probability = True, 0.0, 0.0
+    cfg.train.orientation_weight = (1.0, 10.0)
+    cfg.render.importance_samples = 16
+    cfg.hashgrid.progressive_levels = 2
+    result = generate(cfg, prior=pixel_prior, progress=False)
+    rows = result.history
+    assert len(rows) == 4 and all(r["orientation"] >= 0 for r in rows)
+    assert all(torch.isfinite(torch.tensor(r["loss"])) for r in rows)
