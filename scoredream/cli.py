@@ -172,9 +172,17 @@ class UIArgs:
     """port to listen on"""
     outputs: Path = Path("outputs")
     """folder of run folders; the app reads and writes files only under it"""
+    share: bool = False
+    """also serve the app on a temporary public gradio.live link (Gradio's share)"""
+    auth: str | None = None
+    """user:password that the page asks for (Gradio's auth); set it when the app is reachable by others"""
 
 
 def cmd_ui(a: UIArgs) -> int:
+    user, colon, password = (a.auth or "").partition(":")
+    if a.auth is not None and not (user and colon and password):
+        print("error: --auth takes user:password", file=sys.stderr)
+        return 2
     try:
         from ui.app import launch
     except ModuleNotFoundError as e:
@@ -182,7 +190,7 @@ def cmd_ui(a: UIArgs) -> int:
             raise
         print("error: the app needs gradio; install it with: pip install -e '.[ui]'", file=sys.stderr)
         return 2
-    launch(a.host, a.port, a.outputs)
+    launch(a.host, a.port, a.outputs, share=a.share, auth=(user, password) if a.auth is not None else None)
     return 0
 
 

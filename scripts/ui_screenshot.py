@@ -30,7 +30,7 @@ def shoot(url: str, chromium: str, prompt: str, out: Path, tag: str) -> None:
         browser = pw.chromium.launch(executable_path=chromium, args=ARGS)
         page = browser.new_page(viewport={"width": SIZES[0][0], "height": SIZES[0][1]})
         page.goto(url)
-        page.locator("#prompt textarea").fill(prompt)
+        page.locator("#prompt input, #prompt textarea").first.fill(prompt)
         page.get_by_role("button", name="Start", exact=True).click()
         page.get_by_text(f"{prompt}: done").wait_for(timeout=1_800_000)
         page.wait_for_timeout(3000)  # let the viewer draw the GLB

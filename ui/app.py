@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
+import secrets
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, get_args
@@ -19,7 +20,9 @@ from scoredream.priors.diffusion_prior import guidance_defaults_of
 from scoredream.serialization import to_dict
 from scoredream.train import GenerateConfig
 from scoredream.train.config import MAX_PROMPT_CHARS, MethodKind
-from ui.handlers import ERRORS, KINDS, Handlers, Keys
+from scoredream.train.presets import PresetName, preset_values
+from scoredream.world.shapes import COLOUR_NAMES, SHAPE_NAMES
+from ui.handlers import DOWNLOADS, ERRORS, KINDS, Handlers, Keys
 from ui.jobs import JobRunner
 from ui.tasks import PriorCache
 
@@ -43,8 +46,22 @@ def default_guidance(method: str, model: str = "embedded") -> float:
 
 
 INTRO = ("# scoredream\nText to 3D by score distillation. Jobs run in the background: closing this tab does not stop "
-         "them, and reopening the page (or `?job=KEY`) watches them again. Your jobs are yours: other visitors see "
-         "only their place in the queue.")
+         "them, and reopening the page (or `?job=KEY`) watches them again.")
+EXAMPLES = ["a red mug", "a blue torus", "a green cube", "a yellow cone", "a purple sphere", "a orange cylinder",
+            "a cyan mug", "a pink torus"]
+"""Prompts the embedded prior knows: `a <colour> <shape>` of its 8 colours and 6 shapes."""
+PRIOR_HELP = (f"The **embedded** prior is small, runs on a CPU and knows only *a <colour> <shape>*: colours "
+              f"{', '.join(COLOUR_NAMES)}; shapes {', '.join(SHAPE_NAMES)}. For other prompts use a bigger prior: "
+              "put a local diffusers folder or a hub id (e.g. `stabilityai/stable-diffusion-2-1-base`) in the "
+              "*Prior* box below, as `--prior.model` does for `scoredream generate`; a GPU is recommended.")
+SCROLL_TO_OUTPUT = ("() => { if (window.innerWidth < 768) "
+                    "document.getElementById('generate-output')?.scrollIntoView({behavior: 'smooth'}); }")
+"""On a narrow screen the output sits below the form: Start jumps to it."""
+CSS = """
+#generate-output .finishing { color: var(--body-text-color-subdued); }
+.pixelated img { image-rendering: pixelated; }
+#start-row { align-items: end; }
+"""
 
 
 @dataclass
@@ -59,6 +76,8 @@ class JobTab:
     stop: gr.Button | None = None
     watch: gr.Button | None = None
     source: gr.Dropdown | None = None  # the run picker of a tab that reads a checkpoint
+    examples: gr.Examples | None = None
+    prompt: gr.Textbox | None = None
     timer: gr.Timer = dataclasses.field(init=False)  # made after all the tabs, see build_app
 
     @property
@@ -93,57 +112,121 @@ def with_timer(fn: Any) -> Any:
     return wrapped
 
 
-def generate_form(d: dict[str, Any]) -> list[Any]:
-    """The Generate settings, in start_generate's argument order; the guidance scale follows method and prior."""
+def generate_poll(poll: Any) -> Any:
+    """Handlers.poll as widget updates: the viewer shows once there is a mesh, a download button once its file
+    exists, Stop while the job runs."""
+    @functools.wraps(poll)
+    def wrapped(key: str) -> tuple[Any, ...]:
+        status, progress, preview, losses, video, mesh, views, *files, running, active = poll(key)
+        buttons = [gr.DownloadButton(value=f, visible=f is not None) for f in files]
+        return (status, progress, preview, losses, video, gr.Model3D(mesh, visible=mesh is not None),
+                gr.Image(views, visible=views is not None), *buttons, gr.Button(visible=bool(running)),
+                gr.Timer(active=bool(active)))
+
+    return wrapped
+
+
+def random_seed() -> int:
+    return secrets.randbelow(2**31)
+
+
+def preset_fields(preset: str, model: str, d: dict[str, Any]) -> tuple[Any, ...]:
+    """Method, steps, guidance scale and render resolution of a preset (the form's defaults for `cpu`)."""
+    if preset == "cpu":
+        method = get_args(MethodKind)[0]
+        return method, d["steps"], default_guidance(method, model), d["resolution"]
+    values = preset_values(preset)
+    method = values["method"]
+    scale = values.get(f"{method}.guidance_scale", default_guidance(method, model))
+    return method, values["train.steps"], scale, values["train.resolution"]
+
+
+def prompt_row(d: dict[str, Any]) -> tuple[gr.Textbox, gr.Button]:
+    with gr.Row(elem_id="start-row"):
+        prompt = gr.Textbox(label="Prompt", placeholder="a red mug", max_lines=1, elem_id="prompt", scale=4,
+                            info=f"Enter starts; at most {MAX_PROMPT_CHARS} characters")
+        start = gr.Button("Start", variant="primary", scale=1, min_width=100, elem_id="start")
+    return prompt, start
+
+
+def generate_form(d: dict[str, Any], prompt: gr.Textbox) -> tuple[list[Any], gr.Examples]:
+    """The Generate settings below the prompt, in start_generate's argument order; the guidance scale follows
+    method, prior and preset."""
     methods, fields = list(get_args(MethodKind)), list(get_args(FieldKind))
-    prompt = gr.Textbox(label="Prompt", placeholder="a red mug", max_lines=3, elem_id="prompt",
-                        info=f"at most {MAX_PROMPT_CHARS} characters")
-    negative = gr.Textbox(label="Negative prompt", max_lines=2)
-    model = gr.Textbox(d["model"], label="Prior", info="embedded, a diffusers hub id, or a local diffusers folder")
+    examples = gr.Examples(EXAMPLES, [prompt], label="Try one (a click starts it)", examples_per_page=len(EXAMPLES))
+    gr.Markdown(PRIOR_HELP, elem_id="prior-help")
     with gr.Row():
+        preset = gr.Dropdown(list(get_args(PresetName)), value="cpu", label="Preset", elem_id="preset",
+                             info="every setting of a reference pipeline; the fields below still win")
         method = gr.Dropdown(methods, value=methods[0], label="Method")
         field = gr.Dropdown(fields, value=fields[0], label="Field architecture")
     with gr.Row():  # no `minimum=` on numbers: gradio's check pops up and logs a traceback
-        steps = gr.Number(d["steps"], label="Steps", precision=0, elem_id="steps")
-        scale = gr.Number(default_guidance(methods[0], d["model"]), label="Guidance scale",
-                          info="the prior's recommendation for the method, else the paper's")
-        seed = gr.Number(d["seed"], label="Seed", precision=0)
-        resolution = gr.Number(d["resolution"], label="Render resolution (px)", precision=0)
+        steps = gr.Number(d["steps"], label="Steps", precision=0, elem_id="steps", min_width=90)
+        scale = gr.Number(default_guidance(methods[0], d["model"]), label="Guidance scale", min_width=90)
+        resolution = gr.Number(d["resolution"], label="Render px", precision=0, min_width=90)
+    with gr.Row(equal_height=True):
+        seed = gr.Number(d["seed"], label="Seed", precision=0, min_width=90, elem_id="seed")
+        dice = gr.Button("Random seed", size="sm", min_width=90, elem_id="random-seed")
+    model = gr.Textbox(d["model"], label="Prior", info="embedded, a diffusers hub id, or a local diffusers folder")
+    negative = gr.Textbox(label="Negative prompt", max_lines=2)
+    preview_every, device, overrides = advanced(d)
+    dice.click(random_seed, None, seed, api_visibility="private")
+    method.change(default_guidance, [method, model], scale, api_visibility="private")
+    model.blur(default_guidance, [method, model], scale, api_visibility="private")
+    preset.change(functools.partial(preset_fields, d=d), [preset, model], [method, steps, scale, resolution],
+                  api_visibility="private")
+    return [prompt, negative, model, method, field, steps, scale, seed, resolution, preview_every, device, overrides,
+            preset], examples
+
+
+def advanced(d: dict[str, Any]) -> tuple[gr.Number, gr.Textbox, gr.Code]:
     with gr.Accordion("Advanced", open=False):
         with gr.Row():
             preview_every = gr.Number(d["preview_every"], label="Preview every N steps", precision=0)
             device = gr.Textbox(d["device"], label="Device", info="auto, cpu, cuda, cuda:1")
-        overrides = gr.Code(d["overrides"], language="json", label="Overrides (JSON)")
+        overrides = gr.Code(d["overrides"], language="json", label="Overrides (JSON)", max_lines=8,
+                            elem_id="overrides")
         gr.Markdown("Any setting of the run, as a partial JSON object that wins over the fields above, e.g. "
-                    "`{\"render\": {\"num_samples\": 16}}`. All settings:")
-        gr.Code(json.dumps(to_dict(GenerateConfig(), every_field=True), indent=1), language="json", interactive=False,
-                label="Default config")
-    method.change(default_guidance, [method, model], scale, api_visibility="private")
-    model.blur(default_guidance, [method, model], scale, api_visibility="private")
-    return [prompt, negative, model, method, field, steps, scale, seed, resolution, preview_every, device, overrides]
+                    "`{\"render\": {\"num_samples\": 16}}`.")
+        with gr.Accordion("All settings (the default config)", open=False):
+            gr.Code(json.dumps(to_dict(GenerateConfig(), every_field=True), indent=1), language="json",
+                    interactive=False, max_lines=30)
+    return preview_every, device, overrides
+
+
+def generate_outputs() -> list[Any]:
+    """The result column, the object first: status, progress, 3D viewer, previews, views, downloads, losses."""
+    progress = gr.HTML()
+    mesh = gr.Model3D(label="Mesh (drag to turn)", interactive=False, elem_id="generate-mesh", height=460,
+                      visible=False, camera_position=(0, 75, None), clear_color=(0.94, 0.94, 0.96, 1.0))
+    with gr.Row():
+        preview = gr.Image(label="Live preview (4 views)", type="filepath", interactive=False, height=220,
+                           elem_classes="pixelated", elem_id="generate-preview", min_width=240)
+        video = gr.Video(label="Turntable", interactive=False, autoplay=True, loop=True, height=220, min_width=220)
+    views = gr.Image(label="Front / side / back", type="filepath", interactive=False, height=220, visible=False,
+                     elem_id="generate-views")
+    with gr.Row(elem_id="downloads"):
+        buttons = [gr.DownloadButton(label, visible=False, size="sm", variant="secondary")
+                   for label in DOWNLOADS.values()]
+    losses = gr.LinePlot(x="step", y="loss", label="Loss", height=160)
+    return [progress, preview, losses, video, mesh, views, *buttons]
 
 
 def generate_tab(d: dict[str, Any]) -> JobTab:
-    with gr.Tab("Generate", id="generate"), gr.Row():
-        with gr.Column(scale=2):
-            form = generate_form(d)
-            with gr.Row():
-                start = gr.Button("Start", variant="primary")
-                stop = gr.Button("Stop", variant="stop")
-            key = gr.Textbox(label="Job key", elem_id="job-key",
-                             info="secret: whoever has it can watch and stop the job; paste one and press Watch to "
-                                  "follow it")
-            watch = gr.Button("Watch", size="sm")
-        with gr.Column(scale=3):
-            status = gr.Markdown("no job yet")
-            progress = gr.HTML()
-            preview = gr.Image(label="Live preview", type="filepath", interactive=False, height=180)
-            losses = gr.LinePlot(x="step", y="loss", label="Loss", height=180)
-            with gr.Row():
-                video = gr.Video(label="Turntable", interactive=False, autoplay=True, loop=True, height=300)
-                mesh = gr.Model3D(label="Mesh", interactive=False, elem_id="generate-mesh", height=300)
-            files = gr.File(label="Downloads", file_count="multiple", interactive=False)
-    return JobTab(form, start, key, status, [progress, preview, losses, video, mesh, files], stop=stop, watch=watch)
+    with gr.Tab("Generate", id="generate"), gr.Row(equal_height=False):
+        with gr.Column(scale=2, min_width=320):
+            prompt, start = prompt_row(d)
+            stop = gr.Button("Stop", variant="stop", visible=False, size="sm")
+            form, examples = generate_form(d, prompt)
+            with gr.Accordion("Job key: share or watch a job", open=False):
+                key = gr.Textbox(label="Job key", elem_id="job-key",
+                                 info="secret: whoever has it can watch and stop the job; paste one and press "
+                                      "Watch to follow it")
+                watch = gr.Button("Watch", size="sm")
+        with gr.Column(scale=3, elem_id="generate-output"):
+            status = gr.Markdown("no job yet", elem_id="generate-status")
+            shown = generate_outputs()
+    return JobTab(form, start, key, status, [*shown, stop], stop=stop, watch=watch, examples=examples, prompt=prompt)
 
 
 def convert_tab(d: dict[str, Any]) -> JobTab:
@@ -154,15 +237,16 @@ def convert_tab(d: dict[str, Any]) -> JobTab:
             target = gr.Dropdown(fields, value=fields[-1], label="Target architecture")
             with gr.Row():
                 steps = gr.Number(d["convert_steps"], label="Distillation steps", precision=0)
-                device = gr.Textbox(d["device"], label="Device")
             with gr.Accordion("Advanced", open=False):
+                device = gr.Textbox(d["device"], label="Device", info="auto, cpu, cuda, cuda:1")
                 overrides = gr.Code(d["convert_overrides"], language="json", label="PVD overrides (JSON)")
                 gr.Code(json.dumps(to_dict(PVDConfig()), indent=1), language="json", interactive=False,
                         label="Default PVD settings")
             with gr.Row():
                 start = gr.Button("Convert", variant="primary")
                 stop = gr.Button("Stop", variant="stop")
-            key = gr.Textbox(label="Job key", info="secret: it watches and stops the job")
+            with gr.Accordion("Job key", open=False):
+                key = gr.Textbox(label="Job key", info="secret: it watches and stops the job")
         with gr.Column(scale=3):
             status = gr.Markdown("no job yet")
             progress = gr.HTML()
@@ -183,15 +267,17 @@ def export_tab(d: dict[str, Any]) -> JobTab:
             with gr.Row():
                 resolution = gr.Number(d["export_resolution"], label="Resolution", precision=0,
                                        info="grid samples along the object's longest side")
-                threshold = gr.Number(None, label="Density threshold", info="empty: automatic")
+                threshold = gr.Textbox("", label="Density threshold", placeholder="automatic",
+                                       info="empty: automatic")
             with gr.Row():
                 faces = gr.Number(50_000, label="Decimate to faces", precision=0, info="0: keep all")
                 fmt = gr.Dropdown(list(FORMATS), value=FORMATS[0], label="Format")
-                device = gr.Textbox(d["device"], label="Device")
             with gr.Accordion("Advanced", open=False):
+                device = gr.Textbox(d["device"], label="Device", info="auto, cpu, cuda, cuda:1")
                 overrides = gr.Code(d["export_overrides"], language="json", label="Export overrides (JSON)")
             start = gr.Button("Export", variant="primary")
-            key = gr.Textbox(label="Job key", info="secret: it watches the job")
+            with gr.Accordion("Job key", open=False):
+                key = gr.Textbox(label="Job key", info="secret: it watches the job")
         with gr.Column(scale=3):
             status = gr.Markdown("no job yet")
             mesh = gr.Model3D(label="Mesh", interactive=False, height=360)
@@ -228,14 +314,24 @@ def wire_job(tab: JobTab, owned: gr.State, start: Any, poll: Any, start_api: str
 
 
 def wire_generate(h: Handlers, tab: JobTab, owned: gr.State) -> None:
-    wire_job(tab, owned, h.start_generate, h.poll, "start_generate", "poll")
+    """Start, Enter in the prompt and a click on an example start a run (a phone jumps to the output)."""
+    poll = generate_poll(h.poll)
+    tab.start.click(with_timer(h.start_generate), [*tab.form, owned], [tab.key, tab.status, owned, tab.timer],
+                    api_name="start_generate")
+    tab.timer.tick(poll, tab.key, tab.watched, api_name="poll", show_progress="hidden")
+    assert tab.prompt is not None and tab.examples is not None
+    for started in (tab.prompt.submit, tab.examples.load_input_event.then):
+        started(with_timer(h.start_generate), [*tab.form, owned], [tab.key, tab.status, owned, tab.timer],
+                api_visibility="private")
+    for trigger in (tab.start.click, tab.prompt.submit, tab.examples.dataset.click):
+        trigger(None, js=SCROLL_TO_OUTPUT)
 
     def adopt(keys: Keys, key: str) -> Keys:
         """A watched job's key joins this session's: the key is the job's secret."""
         return h.own(keys, (key or "").strip())
 
     assert tab.watch is not None and tab.stop is not None
-    tab.watch.click(with_timer(h.poll), tab.key, tab.watched, api_visibility="private").then(
+    tab.watch.click(poll, tab.key, tab.watched, api_visibility="private").then(
         adopt, [owned, tab.key], owned, api_visibility="private")
     tab.stop.click(h.stop, tab.key, tab.status, api_name="stop")
 
@@ -311,9 +407,11 @@ def build_app(outputs: Path, defaults: dict[str, Any] | None = None) -> gr.Block
 
 
 def launch(host: str = "127.0.0.1", port: int = 7860, outputs: Path = Path("outputs"),
-           defaults: dict[str, Any] | None = None, block: bool = True) -> gr.Blocks:
+           defaults: dict[str, Any] | None = None, block: bool = True, share: bool = False,
+           auth: tuple[str, str] | None = None) -> gr.Blocks:
+    """`share`: a temporary public gradio.live link; `auth`: (user, password) that the page asks for."""
     demo = build_app(outputs, defaults)
     demo.queue(default_concurrency_limit=8).launch(
         server_name=host, server_port=port, allowed_paths=[str(outputs.resolve())], prevent_thread_lock=not block,
-        quiet=not block, show_error=False, footer_links=["api"])
+        quiet=not block, show_error=False, footer_links=["api"], css=CSS, share=share, auth=auth)
     return demo

@@ -90,7 +90,9 @@ class RunInfo:
 
 
 def find_mesh(folder: Path) -> Path | None:
-    meshes = sorted((p for p in folder.rglob("*") if p.suffix in MESH_SUFFIXES), key=lambda p: p.stat().st_mtime)
+    """The newest GLB (what the viewer shows best), else the newest mesh."""
+    meshes = sorted((p for p in folder.rglob("*") if p.suffix in MESH_SUFFIXES),
+                    key=lambda p: (p.suffix == ".glb", p.stat().st_mtime))
     return meshes[-1] if meshes else None
 
 

@@ -17,8 +17,8 @@ from scoredream.errors import USER_ERRORS
 from scoredream.export import ExportConfig
 from scoredream.fields import FieldKind
 from scoredream.run_folder import RunFolder
-from scoredream.serialization import ConfigError
-from scoredream.train import load_checkpoint
+from scoredream.serialization import ConfigError, load_json
+from scoredream.train import GenerateConfig, load_checkpoint
 from ui.files import RunInfo, UnsafePath, inside, list_runs, public_text, run_info, store_upload, unique_name
 from ui.jobs import ACTIVE, Job, JobRunner, Work
 from ui.tasks import (
@@ -35,6 +35,9 @@ from ui.tasks import (
 
 ERRORS = (*USER_ERRORS, UnsafePath)
 RESULT_ORDER = ("checkpoint", "mesh", "video")
+DOWNLOADS = {"mesh.glb": "Mesh (.glb)", "mesh.obj": "Mesh (.obj)", "mesh.ply": "Mesh (.ply)",
+             "video": "Turntable video", "checkpoint": "Checkpoint"}
+"""The Generate tab's download buttons: the job result each offers, and its label."""
 # Typed columns even when empty: the plot fixes its axis types on the first value it gets.
 EMPTY_LOSSES = pd.DataFrame({"step": pd.Series(dtype="int64"), "loss": pd.Series(dtype="float64")})
 KINDS = ("generate", "convert", "export")
@@ -51,6 +54,30 @@ def whole(value: float | None, name: str, minimum: int | None = None) -> int:
     if minimum is not None and value < minimum:
         raise ConfigError(f"{name} must be at least {minimum}, not {value:g}")
     return int(value)
+
+
+def optional_number(value: str | float | None, name: str) -> float | None:
+    """A number box that may stay empty (None: automatic)."""
+    if value is None or str(value).strip() == "":
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number or empty, not '{value}'") from None
+
+
+def settings_text(folder: Path) -> str:
+    """A run's main settings, read from its config.json."""
+    try:
+        c = load_json(GenerateConfig, RunFolder(folder).config)
+    except (*ERRORS, OSError, ValueError) as e:
+        return f"settings unreadable: {type(e).__name__}"
+    scale = getattr(getattr(c, c.method, None), "guidance_scale", None)
+    parts = [f"preset `{c.preset}`" if getattr(c, "preset", None) else "", f"method `{c.method}`",
+             f"field `{c.field}`", f"{c.train.steps} steps", f"seed {c.train.seed}",
+             f"guidance {scale:g}" if isinstance(scale, int | float) else "", f"{c.train.resolution} px",
+             f"prior `{c.prior.model}`", f"negative prompt: {c.negative_prompt}" if c.negative_prompt else ""]
+    return "Settings: " + ", ".join(p for p in parts if p)
 
 
 def clock(seconds: float) -> str:
@@ -112,15 +139,28 @@ class Handlers:
 
     @staticmethod
     def progress_html(job: Job) -> str:
+        """The steps' bar, and once they are done the finishing work's own bar (turntable frames, export stages)."""
         if not job.total:
             return ""
         eta = job.eta()
-        tail = f" · ETA {clock(eta)}" if eta is not None else ""
-        if job.kind == "generate" and job.status == "running" and job.step == job.total:
-            tail = " · rendering the turntable and exporting the mesh"
+        tail = f" · ETA {clock(eta)}" if eta is not None and job.finishing is None else ""
         pct = 100 * job.step / job.total
-        return (f"<progress value='{job.step}' max='{job.total}' style='width:100%'></progress>"
+        html = (f"<progress value='{job.step}' max='{job.total}' style='width:100%'></progress>"
                 f"<div>step {job.step}/{job.total} ({pct:.0f}%){tail}</div>")
+        return html + Handlers.finishing_html(job)
+
+    @staticmethod
+    def finishing_html(job: Job) -> str:
+        if job.finishing is None:
+            if job.kind == "generate" and job.status == "running" and job.step == job.total:
+                return "<div class='finishing'>finishing: starting the turntable</div>"
+            return ""
+        stage, done, total = job.finishing
+        if stage == "finished":
+            return "<div class='finishing'>finished: turntable, mesh and views are ready</div>"
+        unit = " frames" if stage == "turntable" else ""
+        return (f"<progress class='finishing' value='{done}' max='{max(total, 1)}' style='width:100%'></progress>"
+                f"<div class='finishing'>finishing: {stage} {done}/{total}{unit}</div>")
 
     @staticmethod
     def loss_frame(job: Job) -> pd.DataFrame:
@@ -141,13 +181,15 @@ class Handlers:
         return job, self.status_text(job)
 
     def poll(self, key: str) -> tuple[Any, ...]:
-        """Status, progress, preview, losses, video, mesh, files, and whether to keep polling."""
+        """Status, progress, preview, losses, video, mesh, front/side/back views, the DOWNLOADS' files (None when
+        missing), whether Stop applies, and whether to keep polling."""
         job, message = self.find(key, "generate")
         if job is None:
-            return message, "", None, EMPTY_LOSSES, None, None, [], False
-        video, mesh = job.results.get("video"), job.results.get("mesh")
+            return message, "", None, EMPTY_LOSSES, None, None, None, *([None] * len(DOWNLOADS)), False, False
+        found = {k: str(v) for k, v in job.results.items()}
         return (message, self.progress_html(job), job.preview and str(job.preview), self.loss_frame(job),
-                video and str(video), mesh and str(mesh), self.result_files(job), job.status in ACTIVE)
+                found.get("video"), found.get("mesh"), found.get("views"), *(found.get(k) for k in DOWNLOADS),
+                job.status in ACTIVE, job.status in ACTIVE)
 
     def stop(self, key: str) -> str:
         key = (key or "").strip()
@@ -178,14 +220,14 @@ class Handlers:
     # ---- generate -------------------------------------------------------------------------------------------
     def start_generate(self, prompt: str, negative_prompt: str, model: str, method: str, field: str, steps: float,
                        guidance_scale: float, seed: float, resolution: float, preview_every: float, device: str,
-                       overrides: str, keys: Keys | None = None) -> Started:
+                       overrides: str, preset: str = "cpu", keys: Keys | None = None) -> Started:
         """Returns (job key, message, session keys, poll?); on bad input the key is empty and the message says why."""
         keys = self.own(keys)
         try:
             form = GenerateForm(prompt or "", negative_prompt or "", model or "embedded", method, field,
                                 whole(steps, "steps", 1), guidance_scale, whole(seed, "seed"),
                                 whole(resolution, "render resolution"), whole(preview_every, "preview every", 0),
-                                device or "auto", overrides or "")
+                                device or "auto", overrides or "", preset or "cpu")
             config = generate_config(form, self.outputs, taken=self.run_keys)
             device = device_name(config.train.device)
         except ERRORS as e:
@@ -232,7 +274,7 @@ class Handlers:
         except ERRORS as e:
             return self.error_text(e), None, None, []
         files = [str(p) for p in (run.checkpoint, run.mesh, run.video, RunFolder(folder).config) if p is not None]
-        summary = f"**{run.name}**: {run.prompt} (step {step})"
+        summary = f"**{run.name}**: {run.prompt} (step {step})\n\n{settings_text(folder)}"
         return summary, run.video and str(run.video), run.mesh and str(run.mesh), files
 
     def checkpoint_path(self, run_name: str | None, upload: str | None, keys: Keys | None = None) -> Path:
@@ -283,13 +325,13 @@ class Handlers:
                 self.loss_frame(job), self.result_files(job), job.status in ACTIVE)
 
     # ---- export ---------------------------------------------------------------------------------------------
-    def start_export(self, run_name: str, upload: str | None, resolution: float, threshold: float | None,
+    def start_export(self, run_name: str, upload: str | None, resolution: float, threshold: str | float | None,
                      target_faces: float, mesh_format: str, device: str, overrides: str,
                      keys: Keys | None = None) -> Started:
         keys = self.own(keys)
         try:
             config = ExportConfig(format=mesh_format, resolution=whole(resolution, "resolution"),  # type: ignore
-                                  threshold=float(threshold) if threshold else None,
+                                  threshold=optional_number(threshold, "density threshold"),
                                   target_faces=whole(target_faces, "decimation target", 0))
             config = with_overrides(config, overrides or "", "export")
             config.validate()

@@ -35,6 +35,8 @@ class Job:
     history: list[dict[str, float]] = field(default_factory=list)
     results: dict[str, Path] = field(default_factory=dict)
     metrics: dict[str, float] = field(default_factory=dict)
+    finishing: tuple[str, int, int] | None = None
+    """(stage, done, total) of the work after the last step: the turntable's frames, then the export's stages"""
     error: str = ""
     created: float = field(default_factory=time.time)
     stop: threading.Event = field(default_factory=threading.Event)
@@ -50,6 +52,9 @@ class Job:
             self.history.append(row)
         if preview is not None:
             self.preview = preview
+
+    def report_finish(self, stage: str, done: int, total: int) -> None:
+        self.finishing = (stage, done, total)
 
     def eta(self) -> float | None:
         if self._clock is None or self.status != "running":

@@ -13,17 +13,21 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import numpy as np
+import torch
 from PIL import Image
 
 from scoredream.convert import DistillStep, PVDConfig, convert_checkpoint
 from scoredream.device import pick_device
-from scoredream.export import ExportConfig, export_mesh
+from scoredream.export import FORMATS, ExportConfig, export_mesh
 from scoredream.priors import DiffusionPrior, PriorConfig
 from scoredream.priors.loading import resolve_model_folder
+from scoredream.render.cameras import make_cameras
+from scoredream.render.volume import render
 from scoredream.run_folder import RunFolder
 from scoredream.serialization import ConfigError, from_dict, load_json, to_dict
 from scoredream.train import GenerateConfig, generate, load_checkpoint
-from scoredream.train.trainer import StepInfo
+from scoredream.train.presets import apply_preset
+from scoredream.train.trainer import FinishStage, StepInfo
 from scoredream.train.video import save_preview
 from ui.files import unique_name
 from ui.jobs import Job, Work
@@ -62,6 +66,12 @@ class GenerateForm:
     preview_every: int = 10
     device: str = "auto"
     overrides: str = ""
+    preset: str = "cpu"
+
+
+VIEWS = (("front", 0.0), ("side", 90.0), ("back", 180.0))
+"""The result's strip: renders from these azimuths (degrees; an object's front faces +X, azimuth 0)."""
+VIEW_RESOLUTION = 128
 
 
 def merge(base: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
@@ -74,7 +84,7 @@ def merge(base: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
 def generate_config(form: GenerateForm, outputs: Path, taken: Collection[str] = ()) -> GenerateConfig:
     """Form -> validated config whose run folder is a fresh folder inside `outputs` (overrides cannot move it),
     named unlike the `taken` ones (of queued jobs)."""
-    data = to_dict(GenerateConfig(), every_field=True)
+    data = to_dict(apply_preset(GenerateConfig(), form.preset), every_field=True)
     data = merge(data, {
         "prompt": form.prompt, "negative_prompt": form.negative_prompt, "method": form.method, "field": form.field,
         "prior": {"model": form.model.strip()},
@@ -115,8 +125,19 @@ def with_overrides(config: T, overrides: str, where: str) -> T:
     except ValueError as e:
         raise ConfigError(f"the {where} overrides are not valid JSON: {e}") from e
     if not isinstance(patch, dict):
-        raise ConfigError(f"the {where} overrides must be a JSON object, e.g. {{\"steps\": 100}}")
+        raise ConfigError(f"the {where} overrides must be a JSON object, e.g. {json.dumps(example_override(config))}")
     return from_dict(type(config), merge(to_dict(config, every_field=True), patch), where=where)
+
+
+def example_override(config: Any) -> dict[str, Any]:
+    """A partial JSON object that `config` accepts: its first number setting, at its current value."""
+    for f in dataclasses.fields(config):
+        value = getattr(config, f.name)
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return {f.name: value}
+        if dataclasses.is_dataclass(value) and (inner := example_override(value)):
+            return {f.name: inner}
+    return {}
 
 
 def resume_config(run_folder: Path) -> GenerateConfig:
@@ -136,17 +157,62 @@ def generate_work(config: GenerateConfig, priors: PriorCache, resume: bool = Fal
             job.report(info.step, info.total, {k: v for k, v in info.stats.items() if isinstance(v, float | int)},
                        info.preview)
 
+        def on_finish(stage: FinishStage) -> None:
+            job.report_finish(stage.stage, stage.done, stage.total)
+
         result = generate(config, prior=prior, resume=resume, on_step=on_step, should_stop=job.stop.is_set,
-                          progress=False)
+                          progress=False, on_finish=on_finish)
         job.results["run"] = result.run_dir
         job.results["checkpoint"] = result.checkpoint
         if result.video is not None:
             job.results["video"] = result.video
         if result.mesh is not None:
             job.results["mesh"] = result.mesh
+            job.report_finish("downloads: mesh formats", 0, 1)
+            for fmt, path in mesh_formats(result.mesh, RunFolder(result.run_dir).exports).items():
+                job.results[f"mesh.{fmt}"] = path
+        if not result.stopped:
+            job.report_finish("views: front, side, back", 0, 1)
+            views = RunFolder(result.run_dir).root / "views.png"
+            job.results["views"] = save_views(result.checkpoint, job.device, views)
+        job.report_finish("finished", 1, 1)
         return result.stopped
 
     return work
+
+
+def mesh_formats(mesh: Path, folder: Path) -> dict[str, Path]:
+    """The run's mesh in every export format, for downloads: the others are converted from it with trimesh (a
+    texture becomes vertex colours), next to the Export tab's meshes."""
+    import trimesh
+
+    out = {mesh.suffix.lstrip("."): mesh}
+    try:
+        loaded = trimesh.load(mesh, force="mesh")
+        if hasattr(loaded.visual, "to_color"):
+            loaded.visual = loaded.visual.to_color()
+        for fmt in FORMATS:
+            if fmt not in out:
+                out[fmt] = mkdirs(folder / f"{mesh.stem}.{fmt}")
+                loaded.export(out[fmt])
+    except (ValueError, OSError, AttributeError, IndexError):  # a mesh trimesh cannot read: the original only
+        return {mesh.suffix.lstrip("."): mesh}
+    return out
+
+
+@torch.no_grad()
+def save_views(checkpoint: Path, device: str, path: Path, resolution: int = VIEW_RESOLUTION) -> Path:
+    """A strip of the finished field seen from the front, the side and the back (the turntable's elevation,
+    distance and field of view), written as a PNG."""
+    ckpt = load_checkpoint(checkpoint)
+    field_, background = ckpt.build_field(device), ckpt.build_background(device)
+    v, n = ckpt.config.video, len(VIEWS)
+    cams = make_cameras(torch.tensor([a for _, a in VIEWS]), torch.full((n,), v.elevation),
+                        torch.full((n,), v.distance), torch.full((n,), v.fovy)).to(device)
+    rgb = render(field_, cams, resolution, resolution, background, ckpt.config.render).rgb
+    row = (rgb.clamp(0, 1) * 255).round().byte().cpu().numpy()
+    Image.fromarray(np.concatenate(list(row), axis=1)).save(mkdirs(path))
+    return path
 
 
 def image_psnr(a: Path, b: Path) -> float:

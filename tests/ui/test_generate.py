@@ -3,7 +3,8 @@
 from pathlib import Path
 
 import pytest
-from ui_helpers import finished, is_file, poll_until, start, step_of
+from PIL import Image
+from ui_helpers import finished, is_file, named, poll_until, start, step_of
 
 from scoredream.train import load_checkpoint
 
@@ -26,21 +27,27 @@ def test_a_run_streams_previews_then_gives_video_mesh_and_files(client, app):
             seen_previews.add(Path(out[2]).name)
         return finished(out)
 
-    out = poll_until(client, job_id, done)
-    status, progress, preview, losses, video, mesh, files, _ = out
+    out = named(poll_until(client, job_id, done))
+    status, progress, preview, losses, video, mesh = (out[k] for k in ("status", "progress", "preview", "losses",
+                                                                       "video", "mesh"))
     assert ": done" in status, status
-    assert "step 4/4" in progress
+    assert "step 4/4" in progress and "finished" in progress
     assert is_file(preview) and seen_previews <= {"step_000002.png", "step_000004.png"} and seen_previews
     assert [row[0] for row in losses["data"]] == [1, 2, 3, 4]
-    assert is_file(video) and video.endswith(".mp4")
-    names = [Path(f).name for f in files]
-    assert "last.safetensors" in names
+    assert is_file(video) and video.endswith(".mp4") and Path(out["video file"]).name == Path(video).name
+    # Downloads: the checkpoint, the mesh in each format, the video; the front/side/back strip is 3 views wide.
+    assert Path(out["checkpoint"]).name == "last.safetensors" and is_file(out["checkpoint"])
+    assert all(is_file(out[f"mesh.{fmt}"]) and out[f"mesh.{fmt}"].endswith(fmt) for fmt in ("glb", "obj", "ply"))
+    width, height = Image.open(out["views"]).size
+    assert width == 3 * height
+    names = [Path(out["mesh.glb"]).name]
     # The run is listed with its thumbnail and can be reopened.
     gallery, runs, *_ = client.predict(api_name="/runs")
     run_name = runs["choices"][0][0]
     assert run_name.startswith("a-red-cube-sds-s0") and is_file(gallery[0]["image"])
     summary, video2, mesh2, files2 = client.predict(run_name, api_name="/open_run")
     assert "a red cube" in summary and "step 4" in summary and is_file(video2)
+    assert "method `sds`" in summary and "4 steps" in summary and "preset `cpu`" in summary
     assert load_checkpoint(outputs / run_name).step == 4
     assert is_file(mesh) and Path(mesh).suffix in (".glb", ".obj", ".ply") and Path(mesh).name in names
     assert is_file(mesh2)
@@ -60,7 +67,7 @@ def test_stop_keeps_a_checkpoint_a_second_job_queues_and_a_new_tab_reattaches(cl
     assert "cancelled" in client.predict(queued_job, api_name="/poll")[0]
     assert "stopping" in client.predict(long_job, api_name="/stop")
     out = poll_until(client, long_job, finished)
-    assert ": stopped at step" in out[0] and "last.safetensors" in out[6][0]
+    assert ": stopped at step" in out[0] and named(out)["checkpoint"].endswith("last.safetensors")
     assert "already ended (stopped)" in client.predict(long_job, api_name="/stop")
     ckpt = load_checkpoint(outputs / "a-blue-sphere-sds-s0")
     assert 1 <= ckpt.step < 5000 and ckpt.config.prompt == "a blue sphere"

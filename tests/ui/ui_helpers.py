@@ -8,13 +8,24 @@ from pathlib import Path
 from ui.jobs import Job
 
 ACTIVE = ("queued", "running")
+POLL = ("status", "progress", "preview", "losses", "video", "mesh", "views", "mesh.glb", "mesh.obj", "mesh.ply",
+        "video file", "checkpoint", "timer")
+"""The names of /poll's outputs as gradio_client gets them (the download buttons after the views; the Stop button's
+visibility is not among them)."""
 
 
-def start(client, defaults, prompt="a red cube", method="sds", field="hashgrid", **form):
+def named(out) -> dict:
+    """A /poll answer by output name, widget updates ({"value": ..., "visible": ...}) as their values."""
+    assert len(out) == len(POLL), out
+    return {k: v.get("value") if isinstance(v, dict) and v.get("__type__") == "update" else v
+            for k, v in zip(POLL, out, strict=True)}
+
+
+def start(client, defaults, prompt="a red cube", method="sds", field="hashgrid", preset="cpu", **form):
     values = {**defaults, **form}
     return client.predict(prompt, "", values["model"], method, field, values["steps"], 100, 0,
                           values["resolution"], values["preview_every"], values["device"], values["overrides"],
-                          api_name="/start_generate")
+                          preset, api_name="/start_generate")
 
 
 def poll_until(client, job_id, done, timeout=90.0, api="/poll"):
