@@ -2,7 +2,8 @@
 
     .venv/bin/python scripts/ui_screenshot.py [--prompt "a purple torus"] [--steps 600] [--tag after]
 
-writes docs/ui_1280_<tag>.png and docs/ui_390_<tag>.png (what the window shows, not the whole page). Needs
+writes docs/ui_1280_<tag>.png and docs/ui_390_<tag>.png (what the window shows, not the whole page: the top of the
+page, and on the phone the output, where Start jumps; the app before that jump showed the top there too). Needs
 `pip install -e '.[ui]' playwright` and Chromium (Debian: `apt-get install -y chromium`). The run folder is made
 under a temporary outputs folder; `--quick` makes the turntable and mesh small so the run ends in a minute or two.
 """
@@ -22,6 +23,8 @@ from ui.app import launch
 
 ARGS = ["--no-sandbox", "--use-angle=swiftshader", "--enable-unsafe-swiftshader", "--no-first-run"]
 SIZES = ((1280, 800), (390, 844))
+TOP, OUTPUT = "window.scrollTo(0, 0)", "document.getElementById('generate-output').scrollIntoView()"
+"""Where each shot looks: the top of the page, or on a phone the output, where Start jumps."""
 QUICK = {"video": {"frames": 24, "resolution": 96}, "export": {"resolution": 64, "texture": False}}
 
 
@@ -36,7 +39,7 @@ def shoot(url: str, chromium: str, prompt: str, out: Path, tag: str) -> None:
         page.wait_for_timeout(3000)  # let the viewer draw the GLB
         for width, height in SIZES:
             page.set_viewport_size({"width": width, "height": height})
-            page.evaluate("window.scrollTo(0, 0)")
+            page.evaluate(TOP if width >= 768 else OUTPUT)
             page.wait_for_timeout(1500)
             page.screenshot(path=str(out / f"ui_{width}_{tag}.png"))
         browser.close()

@@ -50,7 +50,7 @@ INTRO = ("# scoredream\nText to 3D by score distillation. Jobs run in the backgr
 EXAMPLES = ["a red mug", "a blue torus", "a green cube", "a yellow cone", "a purple sphere", "a orange cylinder",
             "a cyan mug", "a pink torus"]
 """Prompts the embedded prior knows: `a <colour> <shape>` of its 8 colours and 6 shapes."""
-PRIOR_HELP = (f"The **embedded** prior is small, runs on a CPU and knows only *a <colour> <shape>*: colours "
+PRIOR_HELP = (f"The **embedded** prior is small, runs on a CPU and knows only `a <colour> <shape>`: colours "
               f"{', '.join(COLOUR_NAMES)}; shapes {', '.join(SHAPE_NAMES)}. For other prompts use a bigger prior: "
               "put a local diffusers folder or a hub id (e.g. `stabilityai/stable-diffusion-2-1-base`) in the "
               "*Prior* box below, as `--prior.model` does for `scoredream generate`; a GPU is recommended.")
@@ -113,15 +113,14 @@ def with_timer(fn: Any) -> Any:
 
 
 def generate_poll(poll: Any) -> Any:
-    """Handlers.poll as widget updates: the viewer shows once there is a mesh, a download button once its file
-    exists, Stop while the job runs."""
+    """Handlers.poll as widget updates: the views and a download button show once their file exists, Stop while
+    the job runs."""
     @functools.wraps(poll)
     def wrapped(key: str) -> tuple[Any, ...]:
         status, progress, preview, losses, video, mesh, views, *files, running, active = poll(key)
         buttons = [gr.DownloadButton(value=f, visible=f is not None) for f in files]
-        return (status, progress, preview, losses, video, gr.Model3D(mesh, visible=mesh is not None),
-                gr.Image(views, visible=views is not None), *buttons, gr.Button(visible=bool(running)),
-                gr.Timer(active=bool(active)))
+        return (status, progress, preview, losses, video, mesh, gr.Image(views, visible=views is not None),
+                *buttons, gr.Button(visible=bool(running)), gr.Timer(active=bool(active)))
 
     return wrapped
 
@@ -198,7 +197,7 @@ def generate_outputs() -> list[Any]:
     """The result column, the object first: status, progress, 3D viewer, previews, views, downloads, losses."""
     progress = gr.HTML()
     mesh = gr.Model3D(label="Mesh (drag to turn)", interactive=False, elem_id="generate-mesh", height=460,
-                      visible=False, camera_position=(0, 75, None), clear_color=(0.94, 0.94, 0.96, 1.0))
+                      camera_position=(0, 75, None), clear_color=(0.94, 0.94, 0.96, 1.0))
     with gr.Row():
         preview = gr.Image(label="Live preview (4 views)", type="filepath", interactive=False, height=220,
                            elem_classes="pixelated", elem_id="generate-preview", min_width=240)
