@@ -2,6 +2,7 @@
 (SDS, VSD, ASD) as `generate` runs it with default settings; and our hash grid against nerfstudio's.
 
     .venv/bin/python scripts/bench_speed.py [--prior embedded] [--device cpu] [--steps 10] [--method-steps 40]
+    .venv/bin/python scripts/bench_speed.py --pieces --threads 1    (the geometry pieces' step cost, side by side)
 
 The nerfstudio comparison needs `pip install --no-deps nerfstudio==1.1.5 && pip install viser rich` (skipped
 otherwise). Prints markdown tables; the README quotes them with the machine that produced them.
@@ -25,6 +26,7 @@ from scoredream.render.background import BackgroundConfig
 from scoredream.render.cameras import CameraSamplerConfig
 from scoredream.render.rays import camera_rays
 from scoredream.render.volume import RenderConfig, composite, sample_along_rays, sphere_interval
+from scoredream.serialization import from_dict, to_dict
 from scoredream.train import GenerateConfig, generate
 
 
@@ -85,16 +87,53 @@ def step_breakdown(prior, resolution: int, steps: int, device: torch.device, sam
     return ms
 
 
-def method_step_ms(method: str, prior, steps: int, device: torch.device) -> float:
-    """Mean wall time of a default `generate` step of `method`, from step 10 on (setup and warm-up excluded)."""
+def method_step_ms(method: str, prior, steps: int, device: torch.device, overrides: dict | None = None) -> float:
+    """Mean wall time of a default `generate` step of `method` (with `overrides`, a partial config.json), from step
+    10 on (setup and warm-up excluded)."""
     stamps: list[float] = []
     with tempfile.TemporaryDirectory() as tmp:
         cfg = GenerateConfig(prompt="a red cube", method=method, output_dir=Path(tmp))  # type: ignore[arg-type]
+        cfg = from_dict(GenerateConfig, merge(to_dict(cfg), overrides or {}))
         cfg.train.steps, cfg.train.device = steps + 10, str(device)
         cfg.train.preview_every = cfg.train.checkpoint_every = 0
         cfg.video.enabled = cfg.export.enabled = False
         generate(cfg, prior=prior, progress=False, on_step=lambda info: stamps.append(time.perf_counter()))
     return 1000 * (stamps[-1] - stamps[9]) / (len(stamps) - 10)
+
+
+# The geometry pieces (README "Presets and geometry"), each alone over the pre-pieces step, and all together. The
+# shading is drawn every step (no albedo warm-up or albedo batches), the orientation loss is on from the start:
+# the dearest case of each.
+SHADED = {"enabled": True, "light": "world", "ambient": 0.45, "diffuse": 0.55, "albedo_until": 0.0,
+          "albedo_probability": 0.0}
+PIECES: dict[str, dict] = {
+    "no pieces (the previous default)": {},
+    "shading (world light, every step)": {"shading": SHADED},
+    "orientation loss (normals every step)": {"train": {"orientation_weight": [1.0, 1.0]}},
+    "importance sampling (+32)": {"render": {"importance_samples": 32}},
+    "coarse to fine (6 of 12 levels)": {"hashgrid": {"progressive_levels": 6}},
+    "shading + orientation + coarse to fine": {"shading": SHADED, "train": {"orientation_weight": [1.0, 1.0]},
+                                               "hashgrid": {"progressive_levels": 6}},
+}
+
+
+def merge(base: dict, patch: dict) -> dict:
+    out = dict(base)
+    for k, v in patch.items():
+        out[k] = merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
+def pieces_table(prior, steps: int, device: torch.device, rounds: int = 3) -> list[tuple[str, float, float]]:
+    """SDS step time of each variant in PIECES, measured in interleaved rounds (median), with its ratio to the
+    first: a ratio from one run, on one machine state."""
+    times: dict[str, list[float]] = defaultdict(list)
+    for _ in range(rounds):
+        for name, overrides in PIECES.items():
+            times[name].append(method_step_ms("sds", prior, steps, device, overrides))
+    median = {k: sorted(v)[len(v) // 2] for k, v in times.items()}
+    base = next(iter(median.values()))
+    return [(k, ms, ms / base) for k, ms in median.items()]
 
 
 def encoding_comparison(device: torch.device, n: int = 262_144, repeats: int = 3) -> list[tuple[str, float, float]]:
@@ -144,12 +183,18 @@ def main() -> None:
     p.add_argument("--resolutions", type=int, nargs="+", default=[32, 64])
     p.add_argument("--method-steps", type=int, default=40, help="timed generate steps per method (0: skip)")
     p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
+    p.add_argument("--pieces", action="store_true", help="only the geometry pieces' step times, side by side")
     args = p.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
     device = torch.device(args.device)
     print(f"device: {device}, torch threads: {torch.get_num_threads()}, samples/ray: {args.samples}\n")
     prior = PriorConfig(model=args.prior).setup(device)
+    if args.pieces:
+        print("| SDS step, 32x32, embedded prior | ms per step | x the first row |\n|---|---|---|")
+        for name, ms, ratio in pieces_table(prior, args.method_steps, device):
+            print(f"| {name} | {ms:.0f} | {ratio:.2f} |", flush=True)
+        return
     results = {r: step_breakdown(prior, r, args.steps, device, args.samples) for r in args.resolutions}
     keys = list(next(iter(results.values())))
     print("| ms per step | " + " | ".join(f"{r}x{r}" for r in results) + " |")

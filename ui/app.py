@@ -47,13 +47,13 @@ def default_guidance(method: str, model: str = "embedded") -> float:
 
 INTRO = ("# scoredream\nText to 3D by score distillation. Jobs run in the background: closing this tab does not stop "
          "them, and reopening the page (or `?job=KEY`) watches them again.")
-EXAMPLES = ["a red mug", "a blue torus", "a green cube", "a yellow cone", "a purple sphere", "a orange cylinder",
+EXAMPLES = ["a red mug", "a blue torus", "a green cube", "a yellow cone", "a purple sphere", "a green cylinder",
             "a cyan mug", "a pink torus"]
 """Prompts the embedded prior knows: `a <colour> <shape>` of its 8 colours and 6 shapes."""
 PRIOR_HELP = (f"The **embedded** prior is small, runs on a CPU and knows only `a <colour> <shape>`: colours "
               f"{', '.join(COLOUR_NAMES)}; shapes {', '.join(SHAPE_NAMES)}. For other prompts use a bigger prior: "
-              "put a local diffusers folder or a hub id (e.g. `stabilityai/stable-diffusion-2-1-base`) in the "
-              "*Prior* box below, as `--prior.model` does for `scoredream generate`; a GPU is recommended.")
+              "put a local diffusers folder or a hub id (e.g. `sd-legacy/stable-diffusion-v1-5`) in the *Prior* box "
+              "below, as `--prior.model` does for `scoredream generate`; a GPU is recommended.")
 SCROLL_TO_OUTPUT = ("() => { if (window.innerWidth < 768) "
                     "document.getElementById('generate-output')?.scrollIntoView({behavior: 'smooth'}); }")
 """On a narrow screen the output sits below the form: Start jumps to it."""
