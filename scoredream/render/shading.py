@@ -24,19 +24,21 @@ ShadingKind = Literal["albedo", "textureless", "lambertian"]
 
 @dataclass
 class ShadingConfig:
-    """Reference setting (threestudio dreamfusion-sd): point light near the camera (distance 0.8-1.5, direction
-    perturbed by N(0, 1)), ambient 0.1, diffuse 0.9; albedo only for the first 20% of the run, then albedo with
-    p 0.25, else textureless with p 0.5, else lambertian."""
+    """Defaults: the embedded prior's own light (its training renders are lit from a fixed direction with ambient
+    0.45 and diffuse 0.55), with DreamFusion's schedule: albedo only for the first 20% of the run, then albedo with
+    p 0.25, else textureless with p 0.5, else lambertian. Reference setting (threestudio dreamfusion-sd, the
+    `dreamfusion` preset): a point light near the camera (distance 0.8-1.5, direction perturbed by N(0, 1)),
+    ambient 0.1, diffuse 0.9."""
 
-    enabled: bool = False
+    enabled: bool = True
     """shade training renders (off: every render is albedo, and light is baked into colour)"""
-    light: Literal["camera", "world"] = "camera"
+    light: Literal["camera", "world"] = "world"
     """camera: a point light near the camera (DreamFusion); world: a fixed direction (world_light)"""
     world_light: tuple[float, float, float] = (0.4, 0.3, 1.0)
     """direction towards the light when light = world (the embedded prior's training light)"""
-    ambient: float = 0.1
+    ambient: float = 0.45
     """shade of surfaces facing away from the light"""
-    diffuse: float = 0.9
+    diffuse: float = 0.55
     """weight of max(0, n . l)"""
     albedo_until: float = 0.2
     """fraction of the run rendered as albedo only (shapes form before light is asked of them)"""

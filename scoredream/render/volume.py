@@ -143,16 +143,25 @@ def ray_samples(
 
 
 def sample_normals(
-    field: Field, points: Float[Tensor, "P 3"], weights: Float[Tensor, "N K"], chunk: int
+    field: Field,
+    points: Float[Tensor, "P 3"],
+    density: Float[Tensor, " P"],
+    weights: Float[Tensor, "N K"],
+    chunk: int,
+    eps: float = 1e-2,
 ) -> Float[Tensor, "P 3"]:
-    """Outward normals at the samples that show (weight above 1e-3), zero elsewhere: finite differences cost six
-    density queries a point, so they are spent where they change the image."""
-    shown = (weights.detach().reshape(-1) > 1e-3).nonzero()[:, 0]
+    """Outward normals -grad(density) / |grad(density)| at the samples that show (weight above 1e-2), zero elsewhere.
+    Forward differences from the density already queried cost three more queries a point, spent only where they
+    change the image."""
+    shown = (weights.detach().reshape(-1) > 1e-2).nonzero()[:, 0]
     normals = points.new_zeros(points.shape)
     if len(shown):
         pts = points[shown]
-        n = torch.cat([field.normals(pts[i : i + chunk]) for i in range(0, len(pts), chunk)])
-        normals = normals.index_put((shown,), n)
+        offsets = torch.eye(3, device=pts.device, dtype=pts.dtype) * eps
+        shifted = (pts[:, None] + offsets).reshape(-1, 3)
+        ahead = torch.cat([field.density(shifted[i : i + chunk]) for i in range(0, len(shifted), chunk)])
+        grad = (ahead.reshape(-1, 3) - density[shown, None]) / eps
+        normals = normals.index_put((shown,), -torch.nn.functional.normalize(grad, dim=-1))
     return normals
 
 
@@ -184,7 +193,7 @@ def render(
     weights = composite(density.reshape(-1, s), deltas)
     penalty = None
     if lighting is not None or orientation:
-        normals = sample_normals(field, points, weights, config.chunk)
+        normals = sample_normals(field, points, density, weights, config.chunk)
         if orientation:
             facing = (normals.reshape(-1, s, 3) * d[idx, None]).sum(-1).clamp_min(0) ** 2
             penalty = (weights.detach() * facing).sum(-1).mean() if len(idx) else points.new_zeros(())

@@ -190,6 +190,8 @@ class GenerateConfig:
             train["opacity_start"] = min(train.pop("opacity_start_step") / steps, 1.0)
         if train:
             data["train"] = train
+        if "render" in data and "shading" not in data:  # saved before training renders were shaded: they were not
+            data["shading"] = {"enabled": False}
         return data
 
     def run_dir(self) -> Path:

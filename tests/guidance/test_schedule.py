@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -51,3 +52,10 @@ def test_bad_schedules_are_refused(bad: dict) -> None:
         setattr(config.asd.timesteps, key, value)
     with pytest.raises(ConfigError):
         config.validate()
+
+
+def test_a_config_saved_before_shading_existed_trains_unshaded() -> None:
+    old = json.loads((Path(__file__).parents[1] / "fixtures" / "run_v0" / "config.json").read_text())
+    assert "shading" not in old
+    assert not from_dict(GenerateConfig, old).shading.enabled
+    assert GenerateConfig().shading.enabled  # today's default
