@@ -80,12 +80,20 @@ class Field(nn.Module):
     def density(self, points: Float[Tensor, "N 3"]) -> Float[Tensor, " N"]:
         return density_activation(self.raw_density_from(points, self.encode(points)))
 
-    def normals(self, points: Float[Tensor, "N 3"], eps: float = 1e-2) -> Float[Tensor, "N 3"]:
-        """Outward normals from central finite differences of density (no double backward needed)."""
+    def normals(
+        self, points: Float[Tensor, "N 3"], eps: float = 1e-2, density: Float[Tensor, " N"] | None = None
+    ) -> Float[Tensor, "N 3"]:
+        """Outward normals -grad(density) / |grad(density)| by finite differences (no double backward needed):
+        central (six density queries a point), or forward from `density`, the density already known at `points`
+        (three)."""
         offsets = torch.eye(3, device=points.device, dtype=points.dtype) * eps
-        shifted = torch.cat([points[:, None] + offsets, points[:, None] - offsets], 1).reshape(-1, 3)
-        d = self.density(shifted).reshape(-1, 2, 3)
-        grad = (d[:, 0] - d[:, 1]) / (2 * eps)
+        if density is not None:
+            ahead = self.density((points[:, None] + offsets).reshape(-1, 3)).reshape(-1, 3)
+            grad = (ahead - density[:, None]) / eps
+        else:
+            shifted = torch.cat([points[:, None] + offsets, points[:, None] - offsets], 1).reshape(-1, 3)
+            d = self.density(shifted).reshape(-1, 2, 3)
+            grad = (d[:, 0] - d[:, 1]) / (2 * eps)
         return -torch.nn.functional.normalize(grad, dim=-1)
 
 

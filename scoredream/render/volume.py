@@ -148,20 +148,16 @@ def sample_normals(
     density: Float[Tensor, " P"],
     weights: Float[Tensor, "N K"],
     chunk: int,
-    eps: float = 1e-2,
 ) -> Float[Tensor, "P 3"]:
-    """Outward normals -grad(density) / |grad(density)| at the samples that show (weight above 1e-2), zero elsewhere.
-    Forward differences from the density already queried cost three more queries a point, spent only where they
-    change the image."""
+    """Outward normals at the samples that show (weight above 1e-2), zero elsewhere: forward differences from the
+    density already queried cost three more queries a point, spent only where they change the image."""
     shown = (weights.detach().reshape(-1) > 1e-2).nonzero()[:, 0]
     normals = points.new_zeros(points.shape)
     if len(shown):
-        pts = points[shown]
-        offsets = torch.eye(3, device=pts.device, dtype=pts.dtype) * eps
-        shifted = (pts[:, None] + offsets).reshape(-1, 3)
-        ahead = torch.cat([field.density(shifted[i : i + chunk]) for i in range(0, len(shifted), chunk)])
-        grad = (ahead.reshape(-1, 3) - density[shown, None]) / eps
-        normals = normals.index_put((shown,), -torch.nn.functional.normalize(grad, dim=-1))
+        pts, known = points[shown], density[shown]
+        n = torch.cat([field.normals(pts[i : i + chunk], density=known[i : i + chunk])
+                       for i in range(0, len(pts), chunk)])
+        normals = normals.index_put((shown,), n)
     return normals
 
 

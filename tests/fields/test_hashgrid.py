@@ -45,8 +45,11 @@ def test_field_outputs_and_blob_init():
     out = field(pts)
     assert out.features.shape == (2, 16) and out.rgb.shape == (2, 3)
     assert out.density[0] > 5 and out.density[1] < 0.5  # dense blob at the centre, empty outside
-    n = field.normals(torch.tensor([[0.3, 0.0, 0.0]]))
+    p = torch.tensor([[0.3, 0.0, 0.0], [0.0, -0.2, 0.2]])
+    n = field.normals(p)
     assert n[0, 0] > 0.9  # blob normal points outward
+    forward = field.normals(p, density=field.density(p))  # three queries a point instead of six
+    assert (forward * n).sum(-1).min() > 0.99
 
 
 def test_tcnn_backend_without_tcnn_fails_clearly():
