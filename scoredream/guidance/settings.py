@@ -15,7 +15,9 @@ REFERENCE_GUIDANCE_SCALE = {"sds": 100.0, "vsd": 7.5, "asd": 7.5}
 
 
 @runtime_checkable  # so that the tests' runtime type checks (beartype) can check it
-class MethodConfig(Protocol):
+class ScaleAndSchedule(Protocol):
+    """What the rule reads of a method's config (guidance.base.MethodConfig has it; no import cycle)."""
+
     guidance_scale: float | None
     timesteps: TimestepSchedule
 
@@ -26,7 +28,7 @@ class MethodSettings:
     timesteps: TimestepSchedule
 
 
-def method_settings(method: str, config: MethodConfig, recommendations: Recommendations) -> MethodSettings:
+def method_settings(method: str, config: ScaleAndSchedule, recommendations: Recommendations) -> MethodSettings:
     """What `method` uses under `config` on a prior that recommends `recommendations`. A config's own default
     timestep schedule is the paper's (the reference); a changed one is the user's and is kept."""
     recommended = recommendations.get(method, {})
