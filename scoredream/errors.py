@@ -26,6 +26,10 @@ class CheckpointError(RuntimeError):
     """A checkpoint is missing, corrupt, or not a scoredream checkpoint."""
 
 
+class ImageError(ValueError):
+    """The input image cannot be used (not an image, too small or huge, no object to separate)."""
+
+
 class TrainingDiverged(RuntimeError):
     """The loss became NaN or infinite; the last good checkpoint is kept."""
 
@@ -36,6 +40,7 @@ USER_ERRORS: tuple[type[BaseException], ...] = (
     PriorLoadError,
     ConfigError,
     CheckpointError,
+    ImageError,  # the input image of `generate --image`
     TrainingDiverged,
     RunFolderBusy,  # another process writes the run
     RunFolderExists,  # a new run into a finished one's folder
@@ -43,5 +48,5 @@ USER_ERRORS: tuple[type[BaseException], ...] = (
     OSError,  # unwritable output folder, disk full
 )
 
-__all__ = ["USER_ERRORS", "CheckpointError", "ConfigError", "EmptySurfaceError", "ExportError", "PerpNegError",
-           "PriorLoadError", "PromptError", "RunFolderBusy", "RunFolderExists", "TrainingDiverged"]
+__all__ = ["USER_ERRORS", "CheckpointError", "ConfigError", "EmptySurfaceError", "ExportError", "ImageError",
+           "PerpNegError", "PriorLoadError", "PromptError", "RunFolderBusy", "RunFolderExists", "TrainingDiverged"]
