@@ -36,6 +36,9 @@ class GenerateArgs:
     """start from a saved config.json (a run folder's, or your own); later flags override it (--preset too)"""
     resume: Annotated[bool, tyro.conf.FlagCreatePairsOff] = False
     """continue the run in the same folder from its last checkpoint"""
+    image: Annotated[Path | None, tyro.conf.arg(metavar="FILE")] = None
+    """an input image (PNG/JPEG; RGBA, or RGB on a plain background): image to 3D, or text plus image with a
+    PROMPT (same as --image.path; its camera and losses are under --image.*)"""
     settings: Annotated[GenerateConfig, tyro.conf.arg(name="")] = dataclasses.field(
         default_factory=lambda: GenerateConfig())
 
@@ -100,6 +103,8 @@ def cmd_generate(a: GenerateArgs) -> int:
 
     if a.prompt is not None:
         a.settings.prompt = a.prompt
+    if a.image is not None:
+        a.settings.image.path = a.image
     result = generate(a.settings, resume=a.resume)
     print(f"run folder: {result.run_dir}")
     print(f"checkpoint: {result.checkpoint} (step {result.step})")

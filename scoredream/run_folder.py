@@ -7,6 +7,7 @@
     RUN/previews/step_STEP.png
     RUN/turntable.{mp4,gif}, RUN/mesh.{glb,obj,ply}
     RUN/exports/                    meshes exported later (the app)
+    RUN/input.{png,jpg,...}         the input image of an image run (a copy: a resume reads it)
 
 No torch here: the CLI uses it before anything heavy is imported.
 """
@@ -79,6 +80,10 @@ class RunFolder:
 
     def mesh(self, fmt: str) -> Path:
         return self.root / f"mesh.{fmt}"
+
+    def input_image(self, suffix: str) -> Path:
+        """The run's copy of its input image (`suffix`: the original's, e.g. ".png")."""
+        return self.root / f"input{suffix.lower()}"
 
     @property
     def exports(self) -> Path:

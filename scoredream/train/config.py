@@ -11,6 +11,7 @@ from scoredream.export.config import ExportConfig
 from scoredream.fields import FieldConfig, FieldKind, HashGridConfig, MLPConfig, TensoRFConfig, VoxelConfig
 from scoredream.guidance import ASDConfig, GuidanceConfig, SDSConfig, VSDConfig
 from scoredream.guidance.schedule import upgrade_step_schedule
+from scoredream.image.config import ImageConfig
 from scoredream.priors import PriorConfig, PromptConfig
 from scoredream.render.background import BackgroundConfig
 from scoredream.render.cameras import CameraSamplerConfig
@@ -127,7 +128,8 @@ class VideoConfig:
 @dataclass
 class GenerateConfig:
     prompt: str = ""
-    """the text to turn into an object (also accepted as the first positional argument)"""
+    """the text to turn into an object (also accepted as the first positional argument); with --image.path it may
+    be empty (image to 3D)"""
     negative_prompt: str = ""
     """what the object should not look like (used as the unconditional branch of guidance)"""
     output_dir: Path = Path("outputs")
@@ -157,6 +159,13 @@ class GenerateConfig:
     train: TrainConfig = dataclasses.field(default_factory=TrainConfig)
     video: VideoConfig = dataclasses.field(default_factory=VideoConfig)
     export: ExportConfig = dataclasses.field(default_factory=ExportConfig)
+    image: ImageConfig = dataclasses.field(default_factory=ImageConfig)
+    """an input image (`--image FILE`), its camera and its losses: image to 3D, or text plus image"""
+
+    @property
+    def uses_text(self) -> bool:
+        """Whether the text prior guides this run (a prompt is given); without one an image alone does."""
+        return bool(self.prompt.strip())
 
     def field_config(self) -> FieldConfig:
         return getattr(self, self.field)
@@ -168,7 +177,8 @@ class GenerateConfig:
         """The method and field sections this run does not use: config.json and checkpoints leave them out (they
         load back as defaults)."""
         methods, fields = set(get_args(MethodKind)), set(get_args(FieldKind))
-        return (methods - {self.method}) | (fields - {self.field})
+        unused = {"image"} if not self.image.enabled else set()  # text runs' config.json is as it was
+        return (methods - {self.method}) | (fields - {self.field}) | unused
 
     @classmethod
     def upgrade(cls, data: Any) -> Any:
@@ -197,17 +207,19 @@ class GenerateConfig:
     def run_dir(self) -> Path:
         if self.run_name:
             return self.output_dir / self.run_name
-        slug = "".join(c if c.isalnum() else "-" for c in self.prompt.lower()).strip("-")
+        name = self.prompt if self.uses_text or self.image.path is None else self.image.path.stem
+        slug = "".join(c if c.isalnum() else "-" for c in name.lower()).strip("-")
         slug = "-".join(filter(None, slug.split("-")))[:48] or "run"
-        return self.output_dir / f"{slug}-{self.method}-s{self.train.seed}"
+        method = self.method if not self.image.enabled else f"{self.method}-image" if self.uses_text else "image"
+        return self.output_dir / f"{slug}-{method}-s{self.train.seed}"
 
     def validate(self) -> None:
         """Cheap checks before any model loads, so a typo fails in a second, not after minutes."""
         from scoredream.priors import PromptError
         from scoredream.serialization import check_finite
 
-        if not self.prompt.strip():
-            raise PromptError("the prompt is empty")
+        if not self.prompt.strip() and not self.image.enabled:
+            raise PromptError("the prompt is empty (give a prompt, or an input image with --image FILE)")
         if len(self.prompt) > MAX_PROMPT_CHARS:
             raise PromptError(f"the prompt is {len(self.prompt)} characters; at most {MAX_PROMPT_CHARS}")
         check_finite(self)
@@ -220,3 +232,5 @@ class GenerateConfig:
             raise ConfigError("train.orientation_weight and render.importance_samples must be >= 0")
         if self.export.enabled:
             self.export.validate()
+        if self.image.enabled:
+            self.image.validate()

@@ -9,10 +9,11 @@ from __future__ import annotations
 import time
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import torch
+from torch import Tensor
 from tqdm.auto import tqdm
 
 from scoredream.device import pick_device
@@ -20,9 +21,12 @@ from scoredream.errors import TrainingDiverged
 from scoredream.export import EmptySurfaceError, export_mesh, export_stages
 from scoredream.fields import Field, build_field
 from scoredream.fields.hashgrid import GridLayout, state_layout
-from scoredream.guidance import Guidance
+from scoredream.guidance import Guidance, GuidanceOutput
+from scoredream.image import ImageConditioning, ReferenceView
+from scoredream.image.run_input import keep_input_image, load_run_reference
 from scoredream.priors import DiffusionPrior, PromptEmbeddings
 from scoredream.render.background import Background
+from scoredream.render.cameras import Cameras
 from scoredream.run_folder import RunFolder, RunFolderExists
 from scoredream.serialization import ConfigError, save_json, to_dict
 from scoredream.train.checkpoint import (
@@ -87,17 +91,20 @@ class Run:
 
     config: GenerateConfig
     folder: RunFolder
-    prompt: PromptEmbeddings
+    prompt: PromptEmbeddings | None  # None: an image run without a prompt
     particles: list[Field]  # particles[0] is the field the run outputs; VSD adds more
     background: Background
-    guidance: Guidance
+    guidance: Guidance | None  # the text prior's (None without a prompt)
     optimizer: torch.optim.Optimizer
     generator: torch.Generator
+    image: ImageConditioning | None = None  # the input image's losses and novel-view guidance
     start: int = 0
     history: list[dict[str, float]] = field(default_factory=list)
 
     def modules(self) -> dict[str, torch.nn.Module]:
-        modules = {"field": self.particles[0], "background": self.background, "guidance": self.guidance}
+        modules = {"field": self.particles[0], "background": self.background}
+        if self.guidance is not None:
+            modules["guidance"] = self.guidance  # type: ignore[assignment]
         modules.update({f"particle{i}": f for i, f in enumerate(self.particles[1:], 1)})
         return modules  # type: ignore[return-value]
 
@@ -124,13 +131,18 @@ def generate(
     config.validate()
     device = pick_device(config.train.device)
     folder = RunFolder(config.run_dir())
+    loaded = load_run_reference(config, folder, resume)  # a bad image fails here, before anything is written
     check_run_can_finish(config, folder)
     with folder.lock():
         resumed = resume_point(folder, config, resume)
-        prior = prior if prior is not None else config.prior.setup(device)
+        if config.uses_text:
+            prior = prior if prior is not None else config.prior.setup(device)
+        if loaded is not None:  # config.json names the run folder's copy, and the folder (its name came from the file)
+            config = replace(config, image=keep_input_image(loaded[0], folder), run_name=folder.root.name)
+        image = image_conditioning(config, loaded[1] if loaded else None, device)
         # A resumed hash grid keeps the layout its weights were trained in (tiny-cuda-nn's or ours).
         layout = state_layout(resumed.state("field")) if resumed is not None else None
-        run = build_run(config, folder, prior, device, layout)
+        run = build_run(config, folder, prior if config.uses_text else None, device, layout, image)
         if resumed is not None:
             restore_run(run, resumed)
         write_run_settings(run, prior)
@@ -165,13 +177,26 @@ def resume_point(folder: RunFolder, config: GenerateConfig, resume: bool) -> Che
     return ckpt
 
 
-def build_run(config: GenerateConfig, folder: RunFolder, prior: DiffusionPrior, device: torch.device,
-              layout: GridLayout | None = None) -> Run:
-    prompt = PromptEmbeddings(prior, config.prompt, config.negative_prompt, config.prompts)
+def image_conditioning(config: GenerateConfig, reference: ReferenceView | None,
+                       device: torch.device) -> ImageConditioning | None:
+    """The input image's part of the run (None for a text run)."""
+    if reference is None:
+        return None
+    if not config.uses_text:
+        raise ConfigError("an image without a prompt needs the novel-view prior, which this version does not have "
+                          "yet; give a prompt too (text plus image)")
+    return ImageConditioning(config.image, reference.to(device), config.render, config.shading)
+
+
+def build_run(config: GenerateConfig, folder: RunFolder, prior: DiffusionPrior | None, device: torch.device,
+              layout: GridLayout | None = None, image: ImageConditioning | None = None) -> Run:
+    """`prior`: the text prior (None for an image run without a prompt)."""
+    prompt = PromptEmbeddings(prior, config.prompt, config.negative_prompt, config.prompts) if prior else None
     torch.manual_seed(config.train.seed)
-    guidance = config.guidance_config().setup(prior)
+    guidance = config.guidance_config().setup(prior) if prior else None
     torch.manual_seed(config.train.seed)  # the fields start the same whatever the method
-    particles = [build_field(config.field_config(), device, layout) for _ in range(guidance.particles)]
+    particles = [build_field(config.field_config(), device, layout) for _ in range(guidance.particles if guidance
+                                                                                     else 1)]
     background = config.background.setup().to(device)
     groups = {k: [p for f in particles for p in f.param_groups()[k]] for k in ("grid", "mlp")}
     optimizer = torch.optim.AdamW(
@@ -179,7 +204,7 @@ def build_run(config: GenerateConfig, folder: RunFolder, prior: DiffusionPrior, 
     )
     apply_optim_settings(optimizer, config.optim)
     generator = torch.Generator().manual_seed(config.train.seed)
-    return Run(config, folder, prompt, particles, background, guidance, optimizer, generator)
+    return Run(config, folder, prompt, particles, background, guidance, optimizer, generator, image)
 
 
 def apply_optim_settings(optimizer: torch.optim.Optimizer, opt: OptimConfig) -> None:
@@ -206,13 +231,14 @@ def restore_run(run: Run, ckpt: Checkpoint) -> None:
         run.history = [dict(zip(state["history_keys"], row, strict=True)) for row in state["history"].tolist()]
 
 
-def write_run_settings(run: Run, prior: DiffusionPrior) -> None:
+def write_run_settings(run: Run, prior: DiffusionPrior | None) -> None:
     save_json(run.config, run.folder.config)
     # What the method actually uses once the prior's recommendations are applied (config.json keeps the request).
     g = run.guidance
-    effective = {"method": run.config.method, "prior": prior.source, "guidance_scale": g.guidance_scale,
-                 "timesteps": to_dict(g.timesteps)}
-    save_json(effective, run.folder.guidance)
+    if g is not None and prior is not None:
+        effective = {"method": run.config.method, "prior": prior.source, "guidance_scale": g.guidance_scale,
+                     "timesteps": to_dict(g.timesteps)}
+        save_json(effective, run.folder.guidance)
 
 
 def optimise(run: Run, on_step: Callable[[StepInfo], None] | None, should_stop: Callable[[], bool],
@@ -228,7 +254,7 @@ def optimise(run: Run, on_step: Callable[[StepInfo], None] | None, should_stop: 
             row = optimisation_step(run, step)
             bar.update(1)
             if (step + 1) % config.train.log_every == 0:
-                bar.set_postfix(loss=f"{row['loss']:.4g}", t=int(row["t"]))
+                bar.set_postfix(loss=f"{row['loss']:.4g}", t=int(row.get("t", 0)))
             preview = None
             if config.train.preview_every and (step + 1) % config.train.preview_every == 0:
                 preview = save_preview(run.particles[0], run.background, config, run.folder.preview(step + 1))
@@ -242,24 +268,22 @@ def optimise(run: Run, on_step: Callable[[StepInfo], None] | None, should_stop: 
 
 
 def optimisation_step(run: Run, step: int) -> dict[str, float]:
+    """One step: random views scored by the guidance (the text prior's, the novel-view prior's or both), the
+    opacity and orientation regularisers, and an image run's reference-view losses."""
     config, generator = run.config, run.generator
-    cams = config.cameras.sample(config.train.batch_size * len(run.particles), generator)
-    cams = cams.to(next(run.particles[0].parameters()).device)
     progress = config.train.progress(step)
     for f in run.particles:
         f.set_progress(progress)
-    lighting = config.shading.draw(progress, cams, generator)
-    orientation_weight = config.train.orientation_weight_at(progress)
-    rgb, opacity, orientation = render_particles(run.particles, cams, config.train.resolution_at(step),
-                                                 run.background, config.render, generator, lighting,
-                                                 orientation=orientation_weight > 0)
-    g = run.guidance(rgb, cams, run.prompt, progress, generator)
-    sparsity, binary = opacity_regularisers(opacity)
-    loss = g.loss + config.train.sparsity_weight * sparsity
-    if progress >= config.train.opacity_start:
-        loss = loss + config.train.opacity_weight * binary
-    if orientation is not None:
-        loss = loss + orientation_weight * orientation
+    guided = run.image is None or run.image.guided(progress)
+    loss, row = random_view_losses(run, step, progress) if guided else (None, {})
+    if run.image is not None:
+        reference, stats = run.image.reference_step(run.particles, step, generator)
+        loss = reference if loss is None else loss if reference is None else loss + reference
+        row.update(stats)
+    if loss is None:  # an image run between reference views, before guidance starts: nothing to learn
+        row = {"step": step + 1, "loss": 0.0, **row}
+        run.history.append(row)
+        return row
     if not torch.isfinite(loss):
         raise TrainingDiverged(
             f"loss is {loss.item()} at step {step}; the last good checkpoint is {run.folder.checkpoint}. "
@@ -268,12 +292,49 @@ def optimisation_step(run: Run, step: int) -> dict[str, float]:
     run.optimizer.zero_grad(set_to_none=True)
     loss.backward()
     run.optimizer.step()
-    row = {"step": step + 1, "loss": loss.item(), "guidance_loss": g.loss.item(), "grad_norm": g.grad_norm,
-           "t": float(g.timesteps.float().mean()), "opacity": opacity.mean().item(), **g.stats}
-    if orientation is not None:
-        row["orientation"] = orientation.item()
+    row = {"step": step + 1, "loss": loss.item(), **row}
     run.history.append(row)
     return row
+
+
+def guidance_losses(run: Run, rgb: Tensor, cams: Cameras, progress: float) -> tuple[Tensor, dict[str, float]]:
+    """The weighted guidance losses of the random views: the text prior's and, in an image run, the novel-view
+    prior's; stats of the first as guidance_loss, grad_norm, t (the novel view's also as novel_view_*)."""
+    outputs: list[tuple[str, float, GuidanceOutput]] = []
+    if run.guidance is not None:
+        weight = run.config.image.text_weight if run.image is not None else 1.0
+        outputs.append(("", weight, run.guidance(rgb, cams, run.prompt, progress, run.generator)))
+    novel = run.image.novel_view_step(rgb, cams, progress, run.generator) if run.image is not None else None
+    if novel is not None:
+        outputs.append(("novel_view_", run.config.image.novel_view_weight, novel))
+    loss = sum((w * g.loss for _, w, g in outputs), rgb.new_zeros(()))
+    _, _, first = outputs[0]
+    row = {"guidance_loss": first.loss.item(), "grad_norm": first.grad_norm, "t": float(first.timesteps.float().mean()),
+           **first.stats}
+    for prefix, _, g in outputs[1:]:
+        row.update({f"{prefix}loss": g.loss.item(), f"{prefix}grad_norm": g.grad_norm,
+                    f"{prefix}t": float(g.timesteps.float().mean())})
+    return loss, row
+
+
+def random_view_losses(run: Run, step: int, progress: float) -> tuple[Tensor, dict[str, float]]:
+    config, generator = run.config, run.generator
+    cams = config.cameras.sample(config.train.batch_size * len(run.particles), generator)
+    cams = cams.to(next(run.particles[0].parameters()).device)
+    lighting = config.shading.draw(progress, cams, generator)
+    orientation_weight = config.train.orientation_weight_at(progress)
+    rgb, opacity, orientation = render_particles(run.particles, cams, config.train.resolution_at(step),
+                                                 run.background, config.render, generator, lighting,
+                                                 orientation=orientation_weight > 0)
+    loss, row = guidance_losses(run, rgb, cams, progress)
+    sparsity, binary = opacity_regularisers(opacity)
+    loss = loss + config.train.sparsity_weight * sparsity
+    if progress >= config.train.opacity_start:
+        loss = loss + config.train.opacity_weight * binary
+    if orientation is not None:
+        loss = loss + orientation_weight * orientation
+        row["orientation"] = orientation.item()
+    return loss, {"opacity": opacity.mean().item(), **row}
 
 
 def finish_bars() -> Callable[[FinishStage], None]:
