@@ -69,3 +69,58 @@ def save_prior_folder(prior: DiffusionPrior, folder) -> None:
         obj.save_pretrained(folder / name)
         index[name] = [type(obj).__module__.split(".")[0], type(obj).__name__]
     (folder / "model_index.json").write_text(json.dumps(index))
+
+
+def tiny_image_encoder(image_size: int = 16, projection_dim: int = 16):
+    from transformers import CLIPVisionConfig, CLIPVisionModelWithProjection
+
+    config = CLIPVisionConfig(
+        image_size=image_size, patch_size=4, hidden_size=16, intermediate_size=32, num_hidden_layers=1,
+        num_attention_heads=2, projection_dim=projection_dim,
+    )
+    return CLIPVisionModelWithProjection(config)
+
+
+def save_tiny_zero123(folder, layout: str = "cc_projection", latent: bool = True, seed: int = 0) -> dict:
+    """A tiny random Zero123 in a published diffusers layout, written as that layout writes it:
+    - "cc_projection": the diffusers community Zero1to3StableDiffusionPipeline (its CCProjection registers no
+      config, so cc_projection/config.json names only the class; the Linear is `projection`);
+    - "clip_camera_projection": threestudio's Zero123Pipeline (CLIPCameraProjection, config embedding_dim and
+      additional_embeddings, the Linear is `proj`).
+    Returns the in-memory components (the projection as a Linear) for comparisons."""
+    import json
+
+    from diffusers import DDIMScheduler
+    from safetensors.torch import save_file
+    from transformers import CLIPImageProcessor
+
+    torch.manual_seed(seed)
+    width = 16
+    channels = 4 if latent else 3
+    unet = tiny_unet(channels=channels, sample_size=8 if latent else 16, cross_dim=width)
+    unet = UNet2DConditionModel.from_config({**unet.config, "in_channels": 2 * channels})
+    parts = {
+        "unet": unet, "image_encoder": tiny_image_encoder(16, width),
+        "scheduler": DDIMScheduler(num_train_timesteps=1000, prediction_type="epsilon"),
+        "feature_extractor": CLIPImageProcessor(size={"shortest_edge": 16}, crop_size=16),
+    }
+    if latent:
+        parts["vae"] = tiny_vae()
+    index = {"_class_name": "Zero1to3StableDiffusionPipeline" if layout == "cc_projection" else "Zero123Pipeline"}
+    for name, obj in parts.items():
+        obj.save_pretrained(folder / name)
+        index[name] = [type(obj).__module__.split(".")[0], type(obj).__name__]
+    linear = torch.nn.Linear(width + 4, width)
+    prefix = "projection" if layout == "cc_projection" else "proj"
+    (folder / layout).mkdir()
+    save_file({f"{prefix}.{k}": v.contiguous() for k, v in linear.state_dict().items()},
+              folder / layout / "diffusion_pytorch_model.safetensors")
+    if layout == "cc_projection":
+        config = {"_class_name": "CCProjection", "_diffusers_version": "0.18.0"}
+        index[layout] = ["pipeline_zero1to3", "CCProjection"]
+    else:
+        config = {"_class_name": "CLIPCameraProjection", "embedding_dim": width, "additional_embeddings": 4}
+        index[layout] = ["zero123", "CLIPCameraProjection"]
+    (folder / layout / "config.json").write_text(json.dumps(config))
+    (folder / "model_index.json").write_text(json.dumps(index))
+    return {**parts, "projection": linear}

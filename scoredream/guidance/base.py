@@ -7,7 +7,7 @@ adds the method's own settings and its reference t schedule as the `timesteps` d
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 import torch
 from jaxtyping import Float, Int
@@ -16,7 +16,7 @@ from torch import Tensor
 from scoredream.guidance.perp_neg import PerpNegConfig, TextConditions, text_conditions
 from scoredream.guidance.schedule import TimestepSchedule
 from scoredream.guidance.settings import method_settings
-from scoredream.priors.diffusion_prior import DiffusionPrior
+from scoredream.priors.diffusion_prior import DiffusionModel
 from scoredream.priors.prompts import PromptEmbeddings
 from scoredream.render.cameras import Cameras
 from scoredream.serialization import ConfigError
@@ -88,9 +88,9 @@ class DistillationInputs:
     x0: Float[Tensor, "B C h w"]  # keeps its graph to the renders
     t: Int[Tensor, " B"]
     noise: Float[Tensor, "B C h w"]
-    conditions: TextConditions
+    conditions: Any  # what the prior is conditioned on: TextConditions for text priors (ViewConditions: novel view)
     cameras: Cameras
-    prompt: PromptEmbeddings
+    prompt: PromptEmbeddings | None  # None for priors that read no text (the novel-view prior)
     progress: float  # fraction of the run done
 
 
@@ -100,7 +100,7 @@ class ScoreDistillation:
     method: ClassVar[str]  # "sds", "vsd", "asd": the key of its settings and of the prior's recommendations
     particles: int = 1  # fields the trainer optimises together under this guidance (VSD may use more)
 
-    def __init__(self, config: MethodConfig, prior: DiffusionPrior) -> None:
+    def __init__(self, config: MethodConfig, prior: DiffusionModel) -> None:
         config.validate(self.method)
         self.config = config
         self.prior = prior
@@ -120,11 +120,23 @@ class ScoreDistillation:
         progress: float,
         generator: torch.Generator | None = None,
     ) -> GuidanceOutput:
-        inputs = self.draw_inputs(rgb, cameras, prompt, progress, generator)
+        return self.distill(self.draw_inputs(rgb, cameras, prompt, progress, generator), generator)
+
+    def distill(self, inputs: DistillationInputs, generator: torch.Generator | None) -> GuidanceOutput:
+        """gradient() on the drawn inputs -> cleaned -> the surrogate loss on the renders."""
         with torch.no_grad():
             grad, stats = self.gradient(replace(inputs, x0=inputs.x0.detach()), generator)
         grad = clean_gradient(grad, self.config.grad_clip)
         return GuidanceOutput(surrogate_loss(inputs.x0, grad), inputs.t, float(grad.norm()), stats)
+
+    def draw_noise(
+        self, rgb: Float[Tensor, "B H W 3"], progress: float, generator: torch.Generator | None
+    ) -> tuple[Tensor, Tensor, Tensor]:
+        """(x0, t, noise): the renders in the prior's space (with their graph), a t from the schedule, the noise."""
+        x0 = self.prior.encode_images(rgb.permute(0, 3, 1, 2), generator)
+        t = self.timesteps.sample(progress, x0.shape[0], self.prior.num_train_timesteps, generator).to(x0.device)
+        noise = torch.randn(x0.shape, generator=generator).to(x0)
+        return x0, t, noise
 
     def draw_inputs(
         self,
@@ -134,9 +146,7 @@ class ScoreDistillation:
         progress: float,
         generator: torch.Generator | None,
     ) -> DistillationInputs:
-        x0 = self.prior.encode_images(rgb.permute(0, 3, 1, 2), generator)
-        t = self.timesteps.sample(progress, x0.shape[0], self.prior.num_train_timesteps, generator).to(x0.device)
-        noise = torch.randn(x0.shape, generator=generator).to(x0)
+        x0, t, noise = self.draw_noise(rgb, progress, generator)
         conditions = text_conditions(prompt, cameras.azimuth, cameras.elevation, self.config.perp_neg)
         return DistillationInputs(x0, t, noise, conditions, cameras, prompt, progress)
 

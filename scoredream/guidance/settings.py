@@ -10,8 +10,9 @@ from scoredream.guidance.schedule import TimestepSchedule
 from scoredream.priors.diffusion_prior import Recommendations
 from scoredream.serialization import ConfigError
 
-# CFG scales of the papers' reference settings: DreamFusion (SDS), ProlificDreamer (VSD), ScaleDreamer (ASD).
-REFERENCE_GUIDANCE_SCALE = {"sds": 100.0, "vsd": 7.5, "asd": 7.5}
+# CFG scales of the papers' reference settings: DreamFusion (SDS), ProlificDreamer (VSD), ScaleDreamer (ASD),
+# Zero-1-to-3's SDS as threestudio's zero123 system runs it (over the image condition).
+REFERENCE_GUIDANCE_SCALE = {"sds": 100.0, "vsd": 7.5, "asd": 7.5, "novel_view": 3.0}
 
 
 @runtime_checkable  # so that the tests' runtime type checks (beartype) can check it

@@ -79,31 +79,31 @@ def read_guidance_defaults(folder: Path) -> Recommendations:
         ) from e
 
 
-class DiffusionPrior(nn.Module):
+class DiffusionModel(nn.Module):
+    """A frozen image diffusion model (pixel or latent space) whatever conditions it: renders in [0, 1] -> its x0
+    space and back, the forward noising process, and its predictions as epsilon. The text prior and the
+    novel-view prior (`scoredream.priors.novel_view`) add their conditions on top."""
+
     def __init__(
         self,
         unet: nn.Module,
-        text_encoder: nn.Module,
-        tokenizer: Any,
         scheduler: Any,
         vae: nn.Module | None = None,
         source: str = "",
         guidance_defaults: Recommendations | None = None,
     ) -> None:
         super().__init__()
-        self.unet, self.text_encoder, self.vae = unet, text_encoder, vae
-        self.tokenizer = tokenizer
+        self.unet, self.vae = unet, vae
+        self.guidance_defaults = dict(guidance_defaults or {})  # the folder's scoredream_guidance.json
         # Training-time noise schedule only; DDPM's add_noise matches every epsilon/v model's forward process.
         from diffusers import DDPMScheduler  # here, not at the top: configs import this module, and fast
 
         self.scheduler = DDPMScheduler.from_config(scheduler.config)
         self.source = source
-        self.guidance_defaults = dict(guidance_defaults or {})
-        for module in (unet, text_encoder, vae):
+        for module in (unet, vae):
             if module is not None:
                 module.requires_grad_(False).eval()
         self.register_buffer("alphas_cumprod", self.scheduler.alphas_cumprod.clone().float(), persistent=False)
-        self._text_cache: dict[str, Tensor] = {}
 
     @property
     def num_train_timesteps(self) -> int:
@@ -129,6 +129,60 @@ class DiffusionPrior(nn.Module):
         if self.vae is not None:
             size *= 2 ** (len(self.vae.config.block_out_channels) - 1)
         return int(size)
+
+    def encode_images(
+        self, rgb: Float[Tensor, "B 3 H W"], generator: torch.Generator | None = None
+    ) -> Float[Tensor, "B C h w"]:
+        """Renders in [0, 1] -> the model's x0 space; differentiable (through the VAE encoder for latent models)."""
+        size = self.image_size
+        if rgb.shape[-2:] != (size, size):
+            rgb = F.interpolate(rgb, (size, size), mode="bilinear", align_corners=False)
+        x = (rgb * 2 - 1).to(self.dtype)
+        if self.vae is None:
+            return x
+        latents = self.vae.encode(x).latent_dist.sample(generator=generator)
+        return latents * self.vae.config.scaling_factor
+
+    @torch.no_grad()
+    def decode(self, x0: Float[Tensor, "B C h w"]) -> Float[Tensor, "B 3 H W"]:
+        if self.vae is not None:
+            x0 = self.vae.decode(x0 / self.vae.config.scaling_factor).sample
+        return ((x0.float() + 1) / 2).clamp(0, 1)
+
+    def add_noise(self, x0: Tensor, noise: Tensor, t: Tensor) -> Tensor:
+        a = self.alphas_cumprod[t].view(-1, *[1] * (x0.ndim - 1)).to(x0)
+        return a.sqrt() * x0 + (1 - a).sqrt() * noise
+
+    def to_epsilon(self, prediction: Tensor, x_t: Tensor, t: Tensor, prediction_type: str | None = None) -> Tensor:
+        kind = prediction_type or self.prediction_type
+        if kind == "epsilon":
+            return prediction
+        a = self.alphas_cumprod[t.long()].view(-1, *[1] * (x_t.ndim - 1)).to(x_t)
+        if kind == "v_prediction":
+            # x_t = sqrt(a) x0 + sqrt(1-a) eps and v = sqrt(a) eps - sqrt(1-a) x0  =>  eps = sqrt(a) v + sqrt(1-a) x_t
+            return a.sqrt() * prediction + (1 - a).sqrt() * x_t
+        if kind == "sample":
+            return (x_t - a.sqrt() * prediction) / (1 - a).sqrt()
+        raise ValueError(f"unknown prediction type {kind}")
+
+
+class DiffusionPrior(DiffusionModel):
+    """A text-to-image diffusion model seen as a score function over images (pixels or latents)."""
+
+    def __init__(
+        self,
+        unet: nn.Module,
+        text_encoder: nn.Module,
+        tokenizer: Any,
+        scheduler: Any,
+        vae: nn.Module | None = None,
+        source: str = "",
+        guidance_defaults: Recommendations | None = None,
+    ) -> None:
+        super().__init__(unet, scheduler, vae, source, guidance_defaults)
+        self.text_encoder = text_encoder.requires_grad_(False).eval()
+        self.tokenizer = tokenizer
+        self._text_cache: dict[str, Tensor] = {}
 
     @property
     def max_prompt_tokens(self) -> int:
@@ -160,29 +214,6 @@ class DiffusionPrior(nn.Module):
                 self._text_cache[p] = h
         return torch.stack([self._text_cache[p] for p in prompts])
 
-    def encode_images(
-        self, rgb: Float[Tensor, "B 3 H W"], generator: torch.Generator | None = None
-    ) -> Float[Tensor, "B C h w"]:
-        """Renders in [0, 1] -> the model's x0 space; differentiable (through the VAE encoder for latent models)."""
-        size = self.image_size
-        if rgb.shape[-2:] != (size, size):
-            rgb = F.interpolate(rgb, (size, size), mode="bilinear", align_corners=False)
-        x = (rgb * 2 - 1).to(self.dtype)
-        if self.vae is None:
-            return x
-        latents = self.vae.encode(x).latent_dist.sample(generator=generator)
-        return latents * self.vae.config.scaling_factor
-
-    @torch.no_grad()
-    def decode(self, x0: Float[Tensor, "B C h w"]) -> Float[Tensor, "B 3 H W"]:
-        if self.vae is not None:
-            x0 = self.vae.decode(x0 / self.vae.config.scaling_factor).sample
-        return ((x0.float() + 1) / 2).clamp(0, 1)
-
-    def add_noise(self, x0: Tensor, noise: Tensor, t: Tensor) -> Tensor:
-        a = self.alphas_cumprod[t].view(-1, *[1] * (x0.ndim - 1)).to(x0)
-        return a.sqrt() * x0 + (1 - a).sqrt() * noise
-
     def predict_noise(
         self,
         x_t: Float[Tensor, "B C h w"],
@@ -193,15 +224,3 @@ class DiffusionPrior(nn.Module):
         """Epsilon prediction whatever the model predicts (v-prediction is converted)."""
         out = self.unet(x_t.to(self.dtype), t, encoder_hidden_states=text_embeddings.to(self.dtype), **unet_kwargs)
         return self.to_epsilon(out.sample.float(), x_t.float(), t)
-
-    def to_epsilon(self, prediction: Tensor, x_t: Tensor, t: Tensor, prediction_type: str | None = None) -> Tensor:
-        kind = prediction_type or self.prediction_type
-        if kind == "epsilon":
-            return prediction
-        a = self.alphas_cumprod[t.long()].view(-1, *[1] * (x_t.ndim - 1)).to(x_t)
-        if kind == "v_prediction":
-            # x_t = sqrt(a) x0 + sqrt(1-a) eps and v = sqrt(a) eps - sqrt(1-a) x0  =>  eps = sqrt(a) v + sqrt(1-a) x_t
-            return a.sqrt() * prediction + (1 - a).sqrt() * x_t
-        if kind == "sample":
-            return (x_t - a.sqrt() * prediction) / (1 - a).sqrt()
-        raise ValueError(f"unknown prediction type {kind}")

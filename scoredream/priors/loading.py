@@ -24,13 +24,21 @@ def assets_dir() -> Path:
     return Path(env) if env else Path(__file__).resolve().parents[2] / "assets"
 
 
-def resolve_model_folder(model: str, revision: str | None = None, local_files_only: bool = False) -> Path:
+def resolve_model_folder(
+    model: str,
+    revision: str | None = None,
+    local_files_only: bool = False,
+    embedded: str = "prior",
+    components: tuple[str, ...] = COMPONENTS,
+) -> Path:
+    """`embedded` names the folder under assets/ that "embedded" means (and its training script,
+    scripts/train_<embedded>.py); `components` are the subfolders a hub download fetches."""
     if model == "embedded":
-        folder = assets_dir() / "prior"
+        folder = assets_dir() / embedded
         if not (folder / "model_index.json").exists():
             raise PriorLoadError(
-                f"the embedded prior is missing from {folder}; restore assets/ from the repository or retrain it "
-                "with `python scripts/train_prior.py`"
+                f"the embedded {embedded.replace('_', '-')} prior is missing from {folder}; restore assets/ from "
+                f"the repository or retrain it with `python scripts/train_{embedded}.py`"
             )
         return folder
     path = Path(model).expanduser()
@@ -40,10 +48,10 @@ def resolve_model_folder(model: str, revision: str | None = None, local_files_on
         return path
     if model.startswith((".", "/", "~")) or model.count("/") > 1:
         raise PriorLoadError(f"no model folder at {path}")
-    return _download(model, revision, local_files_only)
+    return _download(model, revision, local_files_only, components)
 
 
-def _download(repo_id: str, revision: str | None, local_files_only: bool) -> Path:
+def _download(repo_id: str, revision: str | None, local_files_only: bool, components: tuple[str, ...]) -> Path:
     from huggingface_hub import snapshot_download
     from huggingface_hub.errors import (
         GatedRepoError,
@@ -52,8 +60,8 @@ def _download(repo_id: str, revision: str | None, local_files_only: bool) -> Pat
         RevisionNotFoundError,
     )
 
-    patterns = ["model_index.json", *(f"{c}/*.json" for c in COMPONENTS), *(f"{c}/*.txt" for c in COMPONENTS)]
-    patterns += [f"{c}/*.safetensors" for c in COMPONENTS] + ["tokenizer/*.model"]
+    patterns = ["model_index.json", *(f"{c}/*.json" for c in components), *(f"{c}/*.txt" for c in components)]
+    patterns += [f"{c}/*.safetensors" for c in components] + ["tokenizer/*.model"]
     try:
         return Path(
             snapshot_download(repo_id, revision=revision, allow_patterns=patterns, local_files_only=local_files_only)
@@ -74,28 +82,48 @@ def _download(repo_id: str, revision: str | None, local_files_only: bool) -> Pat
         raise PriorLoadError(f"could not download '{repo_id}': {e}. Is the model hub reachable?") from e
 
 
-def load_components(folder: Path, dtype: object = None) -> dict[str, object]:
+def read_model_index(folder: Path) -> dict:
     try:
         index = json.loads((folder / "model_index.json").read_text())
     except (OSError, ValueError) as e:
         raise PriorLoadError(f"cannot read {folder / 'model_index.json'}: {e}") from e
-    missing = [c for c in REQUIRED if not isinstance(index.get(c), list) or index[c][0] is None]
+    if not isinstance(index, dict):
+        raise PriorLoadError(f"{folder / 'model_index.json'} is not a JSON object")
+    return index
+
+
+def listed(index: dict, name: str) -> bool:
+    entry = index.get(name)
+    return isinstance(entry, list) and len(entry) == 2 and entry[0] is not None
+
+
+def load_components(
+    folder: Path,
+    dtype: object = None,
+    components: tuple[str, ...] = COMPONENTS,
+    required: tuple[str, ...] = REQUIRED,
+    kind: str = "a text-conditioned UNet model",
+) -> dict[str, object]:
+    """Each of `components` that model_index.json lists, by its own class's from_pretrained; `required` ones must
+    be listed (the error says scoredream needs `kind`)."""
+    index = read_model_index(folder)
+    missing = [c for c in required if not listed(index, c)]
     if missing:
-        raise PriorLoadError(f"{folder} lacks {', '.join(missing)}: scoredream needs a text-conditioned UNet model")
-    components: dict[str, object] = {}
-    for name in COMPONENTS:
-        entry = index.get(name)
-        if not isinstance(entry, list) or entry[0] is None:
+        raise PriorLoadError(f"{folder} lacks {', '.join(missing)}: scoredream needs {kind}")
+    loaded: dict[str, object] = {}
+    for name in components:
+        if not listed(index, name):
             continue
-        library, class_name = entry
+        library, class_name = index[name]
         if library not in ALLOWED_LIBRARIES:
             raise PriorLoadError(f"{name} comes from '{library}'; only {ALLOWED_LIBRARIES} are loaded")
         cls = getattr(importlib.import_module(library), class_name, None)
         if cls is None:
             raise PriorLoadError(f"{library} has no class {class_name} (needed for {name}); upgrade {library}?")
-        kwargs = {} if name in ("tokenizer", "scheduler") or dtype is None else {"torch_dtype": dtype}
+        plain = name in ("tokenizer", "scheduler", "feature_extractor") or dtype is None
+        kwargs = {} if plain else {"torch_dtype": dtype}
         try:
-            components[name] = cls.from_pretrained(folder / name, **kwargs)
+            loaded[name] = cls.from_pretrained(folder / name, **kwargs)
         except Exception as e:  # from_pretrained raises many types; all mean the same to the user
             raise PriorLoadError(f"could not load {name} ({class_name}) from {folder / name}: {e}") from e
-    return components
+    return loaded

@@ -1,0 +1,168 @@
+"""Train the embedded novel-view prior (32x32 pixel Zero-1-to-3 of the shapes world) into assets/novel_view.
+
+    python scripts/train_novel_view.py --minutes 55 --threads 1     # what shipped (assets/novel_view/TRAINING.md)
+    python scripts/train_novel_view.py --steps 20000 --batch-size 128 --device cuda
+
+Starts from the shipped text prior's UNet (conv_in widened to 6 channels, new weights zero); trains it with a tiny
+CLIP image encoder and the camera projection on pairs of views of the same object (`sample_pairs`: the trainer's
+camera distribution, exact renders of the world). The condition (token and concatenated image) is dropped for 10%
+of the pairs, as Zero123's unconditional branch for classifier-free guidance.
+
+With --minutes the learning-rate schedule runs on wall time. Stop it at any time; rerunning the same command
+resumes from the last checkpoint (--checkpoint). `--export-only` writes the folder from the checkpoint's EMA
+weights without training. The saved prior holds the EMA weights.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import sys
+import time
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from train_prior import ema_update, lr_factor  # noqa: E402  (one owner for the schedule and the EMA)
+
+from scoredream.priors.novel_view import ImageCondition, NovelViewPrior  # noqa: E402
+from scoredream.world.dataset import GeometryBank, render_bank  # noqa: E402
+from scoredream.world.novel_view_model import (  # noqa: E402
+    NovelViewModelConfig,
+    build_novel_view_model,
+    sample_pairs,
+    save_novel_view,
+)
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--steps", type=int, default=100_000, help="at most this many steps")
+    parser.add_argument("--minutes", type=float, default=None, help="training time budget (wall time)")
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--lr", type=float, default=1e-3, help="image encoder and camera projection")
+    parser.add_argument("--unet-lr", type=float, default=3e-4, help="the UNet (initialised from the text prior)")
+    parser.add_argument("--warmup", type=int, default=50)
+    parser.add_argument("--ema-decay", type=float, default=0.998)
+    parser.add_argument("--drop", type=float, default=0.1, help="condition dropout (classifier-free guidance)")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--data", type=Path, default=Path("data/world_geometry.pt"))
+    parser.add_argument("--views-per-shape", type=int, default=4000, help="when --data must be rendered")
+    parser.add_argument("--checkpoint", type=Path, default=Path("data/novel_view_checkpoint.pt"))
+    parser.add_argument("--checkpoint-every", type=int, default=100)
+    parser.add_argument("--out", type=Path, default=Path("assets/novel_view"))
+    parser.add_argument("--export-only", action="store_true", help="write --out from the checkpoint and stop")
+    return parser.parse_args()
+
+
+def load_bank(args: argparse.Namespace) -> GeometryBank:
+    if not args.data.exists():
+        print(f"rendering {args.data} ...")
+        render_bank(args.views_per_shape, torch.Generator().manual_seed(args.seed)).save(args.data)
+    bank = GeometryBank.load(args.data)
+    stale = bank.stale_shapes()
+    if stale:
+        raise SystemExit(f"error: {args.data} was rendered from an older world ({', '.join(stale)} changed); delete it")
+    return bank
+
+
+def pair_loss(
+    prior: NovelViewPrior, bank: GeometryBank, args: argparse.Namespace, generator: torch.Generator
+) -> torch.Tensor:
+    """Denoising loss on the target view given the reference view and the relative camera."""
+    device = prior.alphas_cumprod.device
+    pairs = sample_pairs(bank, args.batch_size, generator)
+    reference, x0 = pairs.reference.to(device), (pairs.target * 2 - 1).to(device)
+    condition = ImageCondition(prior.clip_embedding(reference), prior.image_latent(reference))
+    noise = torch.randn(x0.shape, generator=generator).to(device)
+    t = torch.randint(0, prior.num_train_timesteps, (len(x0),), generator=generator).to(device)
+    drop = (torch.rand(len(x0), generator=generator) < args.drop).to(device)
+    cams = (pairs.d_elevation, pairs.d_azimuth, pairs.d_distance)
+    eps = prior.predict_noise(prior.add_noise(x0, noise, t), t, condition, *(c.to(device) for c in cams), drop)
+    return F.mse_loss(eps, noise)
+
+
+def main() -> None:
+    args = parse_args()
+    torch.set_num_threads(args.threads)
+    device = torch.device(args.device)
+    torch.manual_seed(args.seed)
+    unet, encoder, projection, scheduler = build_novel_view_model(NovelViewModelConfig())
+    prior = NovelViewPrior(unet, encoder, scheduler, projection.projection, source="training").to(device)
+    models = torch.nn.ModuleDict({"unet": unet, "image_encoder": encoder, "cc_projection": projection})
+    models.requires_grad_(True).train()
+    ema = copy.deepcopy(models).requires_grad_(False)
+    groups = [
+        {"params": list(unet.parameters()), "lr": args.unet_lr, "base": args.unet_lr},
+        {"params": [*encoder.parameters(), *projection.parameters()], "lr": args.lr, "base": args.lr},
+    ]
+    optimizer = torch.optim.AdamW(groups, weight_decay=0.01)
+    generator = torch.Generator().manual_seed(args.seed)
+    step, elapsed, running = 0, 0.0, None
+    if args.checkpoint.exists():
+        state = torch.load(args.checkpoint, weights_only=True)
+        models.load_state_dict(state["models"])
+        ema.load_state_dict(state["ema"])
+        optimizer.load_state_dict(state["optimizer"])
+        generator.set_state(state["generator"])
+        step, elapsed, running = state["step"], state["elapsed"], state.get("loss")
+        print(f"resumed from {args.checkpoint} at step {step}")
+    if args.export_only:
+        return export(args, ema, scheduler, step, elapsed, running)
+    bank = load_bank(args)
+    n_params = sum(p.numel() for p in models.parameters())
+    print(f"{n_params / 1e6:.2f}M parameters, {len(bank)} views, device {device}, {args.threads} threads")
+
+    def checkpoint() -> None:
+        args.checkpoint.parent.mkdir(parents=True, exist_ok=True)
+        state = {"models": models.state_dict(), "ema": ema.state_dict(), "optimizer": optimizer.state_dict(),
+                 "generator": generator.get_state(), "step": step, "elapsed": elapsed, "loss": running}
+        torch.save(state, args.checkpoint.with_suffix(".tmp"))
+        args.checkpoint.with_suffix(".tmp").replace(args.checkpoint)
+
+    def progress() -> float:
+        done = step / args.steps
+        return max(done, elapsed / (60 * args.minutes)) if args.minutes else done
+
+    bar = tqdm(total=args.steps, initial=step, desc="novel view", mininterval=10.0)
+    while progress() < 1:
+        start = time.perf_counter()
+        loss = pair_loss(prior, bank, args, generator)
+        for group in optimizer.param_groups:
+            group["lr"] = group["base"] * lr_factor(step, args.warmup, progress())
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(models.parameters(), 1.0)
+        optimizer.step()
+        ema_update(ema, models, min(args.ema_decay, (1 + step) / (10 + step)))
+        step += 1
+        elapsed += time.perf_counter() - start
+        running = loss.item() if running is None else 0.98 * running + 0.02 * loss.item()
+        bar.update(1)
+        bar.set_postfix(loss=f"{running:.4f}", s_per_step=f"{elapsed / step:.2f}")
+        if step % args.checkpoint_every == 0:
+            checkpoint()
+    checkpoint()
+    bar.close()
+    export(args, ema, scheduler, step, elapsed, running)
+
+
+def export(
+    args: argparse.Namespace, ema: torch.nn.ModuleDict, scheduler: object, step: int, elapsed: float,
+    loss: float | None,
+) -> None:
+    save_novel_view(args.out, ema["unet"], ema["image_encoder"], ema["cc_projection"], scheduler)
+    size = sum(f.stat().st_size for f in args.out.rglob("*") if f.is_file())
+    print(
+        f"saved EMA novel-view prior to {args.out} ({size / 1e6:.1f} MB); {step} steps x {args.batch_size} pairs in "
+        f"{elapsed / 60:.1f} min of training on {args.device} ({args.threads} threads), final loss {loss}"
+    )
+
+
+if __name__ == "__main__":
+    main()
