@@ -7,7 +7,6 @@ novel-view guidance of the random views it renders anyway.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -17,15 +16,13 @@ from torch import Tensor
 
 from scoredream.fields import Field
 from scoredream.guidance import GuidanceOutput
+from scoredream.guidance.novel_view import NovelViewGuidance
 from scoredream.image.config import ImageConfig
 from scoredream.image.reference import ReferenceView
 from scoredream.render.background import BackgroundConfig
 from scoredream.render.cameras import Cameras
 from scoredream.render.shading import Lighting, ShadingConfig
 from scoredream.render.volume import RenderConfig, RenderOutput, render
-
-NovelViewGuidance = Callable[..., GuidanceOutput]
-"""(rgb B H W 3, cameras, progress, generator) -> GuidanceOutput, its reference already set"""
 
 
 @dataclass
@@ -65,7 +62,8 @@ def psnr(a: Float[Tensor, "..."], b: Float[Tensor, "..."]) -> float:
 
 
 class ImageConditioning:
-    """The reference view's losses on a schedule, and the novel-view guidance (None until a prior gives one)."""
+    """The reference view's losses on a schedule, and the novel-view guidance (its reference set; None: a run with
+    a prompt whose novel-view weight is 0)."""
 
     def __init__(self, config: ImageConfig, reference: ReferenceView, render_config: RenderConfig,
                  shading: ShadingConfig, novel_view: NovelViewGuidance | None = None) -> None:

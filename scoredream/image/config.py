@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from scoredream.guidance.novel_view import NovelViewGuidanceConfig
+from scoredream.priors.novel_view import NovelViewPriorConfig
 from scoredream.serialization import ConfigError
 
 
@@ -47,7 +49,11 @@ class ImageConfig:
     text_weight: float = 1.0
     """with a prompt: weight of the text prior's guidance loss"""
     novel_view_weight: float = 1.0
-    """weight of the novel-view guidance loss"""
+    """weight of the novel-view guidance loss (0: not loaded; with a prompt, text and reference losses only)"""
+    prior: NovelViewPriorConfig = field(default_factory=NovelViewPriorConfig)
+    """the novel-view prior (Zero-1-to-3): embedded, or a Zero123 diffusers folder or hub id"""
+    guidance: NovelViewGuidanceConfig = field(default_factory=NovelViewGuidanceConfig)
+    """novel-view SDS from the random training cameras"""
 
     @property
     def enabled(self) -> bool:
@@ -73,3 +79,4 @@ class ImageConfig:
             raise ConfigError(f"{where}.reference_every must be at least 1")
         if not 0.0 <= self.reference_only < 1.0:
             raise ConfigError(f"{where}.reference_only must be in [0, 1)")
+        self.guidance.validate(f"{where}.guidance")

@@ -21,10 +21,12 @@ from scoredream.errors import TrainingDiverged
 from scoredream.export import EmptySurfaceError, export_mesh, export_stages
 from scoredream.fields import Field, build_field
 from scoredream.fields.hashgrid import GridLayout, state_layout
-from scoredream.guidance import Guidance, GuidanceOutput
+from scoredream.guidance import Guidance, GuidanceOutput, ScoreDistillation
+from scoredream.guidance.novel_view import NovelViewGuidance
 from scoredream.image import ImageConditioning, ReferenceView
 from scoredream.image.run_input import keep_input_image, load_run_reference
 from scoredream.priors import DiffusionPrior, PromptEmbeddings
+from scoredream.priors.novel_view import NovelViewPrior
 from scoredream.render.background import Background
 from scoredream.render.cameras import Cameras
 from scoredream.run_folder import RunFolder, RunFolderExists
@@ -120,6 +122,7 @@ def generate(
     config: GenerateConfig,
     *,
     prior: DiffusionPrior | None = None,
+    novel_view_prior: NovelViewPrior | None = None,
     resume: bool = False,
     on_step: Callable[[StepInfo], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
@@ -127,7 +130,8 @@ def generate(
     on_finish: Callable[[FinishStage], None] | None = None,
 ) -> RunResult:
     """1. check (no model loaded yet), 2. build, 3. restore, 4. optimise, 5. finish (video, mesh).
-    `on_step` reports each step, `on_finish` the turntable's frames and the export's stages."""
+    `on_step` reports each step, `on_finish` the turntable's frames and the export's stages. `prior` and
+    `novel_view_prior`: already loaded priors (else the config's load)."""
     config.validate()
     device = pick_device(config.train.device)
     folder = RunFolder(config.run_dir())
@@ -139,7 +143,7 @@ def generate(
             prior = prior if prior is not None else config.prior.setup(device)
         if loaded is not None:  # config.json names the run folder's copy, and the folder (its name came from the file)
             config = replace(config, image=keep_input_image(loaded[0], folder), run_name=folder.root.name)
-        image = image_conditioning(config, loaded[1] if loaded else None, device)
+        image = image_conditioning(config, loaded[1] if loaded else None, device, novel_view_prior)
         # A resumed hash grid keeps the layout its weights were trained in (tiny-cuda-nn's or ours).
         layout = state_layout(resumed.state("field")) if resumed is not None else None
         run = build_run(config, folder, prior if config.uses_text else None, device, layout, image)
@@ -177,15 +181,18 @@ def resume_point(folder: RunFolder, config: GenerateConfig, resume: bool) -> Che
     return ckpt
 
 
-def image_conditioning(config: GenerateConfig, reference: ReferenceView | None,
-                       device: torch.device) -> ImageConditioning | None:
-    """The input image's part of the run (None for a text run)."""
+def image_conditioning(config: GenerateConfig, reference: ReferenceView | None, device: torch.device,
+                       novel_view_prior: NovelViewPrior | None = None) -> ImageConditioning | None:
+    """The input image's part of the run (None for a text run); the novel-view prior loads unless its weight is
+    0 in a run with a prompt."""
     if reference is None:
         return None
-    if not config.uses_text:
-        raise ConfigError("an image without a prompt needs the novel-view prior, which this version does not have "
-                          "yet; give a prompt too (text plus image)")
-    return ImageConditioning(config.image, reference.to(device), config.render, config.shading)
+    image, novel_view = config.image, None
+    if image.novel_view_weight > 0 or not config.uses_text:
+        prior = novel_view_prior if novel_view_prior is not None else image.prior.setup(device)
+        novel_view = image.guidance.setup(prior)
+        novel_view.set_reference(reference.rgb, reference.camera)
+    return ImageConditioning(image, reference.to(device), config.render, config.shading, novel_view)
 
 
 def build_run(config: GenerateConfig, folder: RunFolder, prior: DiffusionPrior | None, device: torch.device,
@@ -233,12 +240,19 @@ def restore_run(run: Run, ckpt: Checkpoint) -> None:
 
 def write_run_settings(run: Run, prior: DiffusionPrior | None) -> None:
     save_json(run.config, run.folder.config)
-    # What the method actually uses once the prior's recommendations are applied (config.json keeps the request).
-    g = run.guidance
-    if g is not None and prior is not None:
-        effective = {"method": run.config.method, "prior": prior.source, "guidance_scale": g.guidance_scale,
-                     "timesteps": to_dict(g.timesteps)}
+    # What the methods actually use once the priors' recommendations are applied (config.json keeps the request).
+    effective: dict[str, object] = {}
+    if run.guidance is not None and prior is not None:
+        effective = {"method": run.config.method, "prior": prior.source, **guidance_settings(run.guidance)}
+    novel_view = run.image.novel_view if run.image is not None else None
+    if isinstance(novel_view, NovelViewGuidance):
+        effective["novel_view"] = {"prior": novel_view.prior.source, **guidance_settings(novel_view)}
+    if effective:
         save_json(effective, run.folder.guidance)
+
+
+def guidance_settings(g: ScoreDistillation) -> dict[str, object]:
+    return {"guidance_scale": g.guidance_scale, "timesteps": to_dict(g.timesteps)}
 
 
 def optimise(run: Run, on_step: Callable[[StepInfo], None] | None, should_stop: Callable[[], bool],

@@ -13,7 +13,8 @@ from scoredream.cli import main
 
 SMALL = ["--train.steps", "2", "--train.resolution", "16", "--train.device", "cpu", "--render.num-samples", "8",
          "--hashgrid.levels", "2", "--hashgrid.max-resolution", "32", "--video.frames", "2",
-         "--video.resolution", "16", "--video.format", "gif", "--train.preview-every", "0", "--export.no-enabled"]
+         "--video.resolution", "16", "--video.format", "gif", "--train.preview-every", "0", "--export.no-enabled",
+         "--image.novel-view-weight", "0"]
 
 
 @pytest.fixture(scope="module")

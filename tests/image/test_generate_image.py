@@ -8,9 +8,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
+from tiny_models import save_tiny_zero123
 
 from scoredream.errors import ImageError
 from scoredream.image import ImageConfig, reference_camera
+from scoredream.priors.novel_view import NovelViewPrior, NovelViewPriorConfig
 from scoredream.serialization import ConfigError, load_json, to_dict
 from scoredream.train import GenerateConfig, generate, load_checkpoint
 from scoredream.world.render import WorldRenderConfig, render_world
@@ -40,6 +42,7 @@ def image_config(tmp_path: Path, image: Path, prompt: str = "a red cube", steps:
 def test_text_plus_image_runs_end_to_end_and_resumes_from_the_run_folder(tmp_path: Path, pixel_prior) -> None:
     image = cube_png(tmp_path / "cube.png")
     cfg = image_config(tmp_path, image, steps=2)
+    cfg.image.novel_view_weight = 0.0  # text and the reference view (the novel-view prior: tests below)
     result = generate(cfg, prior=pixel_prior, progress=False)
     assert result.run_dir.name == "a-red-cube-sds-image-s0" and result.video.exists()
     copy = result.run_dir / "input.png"
@@ -54,13 +57,42 @@ def test_text_plus_image_runs_end_to_end_and_resumes_from_the_run_folder(tmp_pat
     assert len(resumed.history) == 4
 
 
+@pytest.fixture(scope="module")
+def zero123(tmp_path_factory: pytest.TempPathFactory) -> NovelViewPrior:
+    folder = tmp_path_factory.mktemp("zero123")
+    save_tiny_zero123(folder, "cc_projection", latent=False)
+    return NovelViewPriorConfig(model=str(folder)).setup("cpu")
+
+
+def test_image_only_runs_end_to_end_with_a_zero123_layout_prior(tmp_path: Path, zero123: NovelViewPrior) -> None:
+    cfg = image_config(tmp_path, cube_png(tmp_path / "red-cube.png"), prompt="", steps=3)
+    cfg.image.prior.model = "/never/read"  # the prior passed in is used
+    result = generate(cfg, novel_view_prior=zero123, progress=False)
+    assert result.run_dir.name == "red-cube-image-s0" and result.video.exists() and result.step == 3
+    row = result.history[-1]
+    assert {"ref_rgb", "ref_mask", "guidance_loss", "grad_norm", "t"} <= row.keys() and row["grad_norm"] > 0
+    effective = json.loads((result.run_dir / "guidance.json").read_text())
+    assert effective == {"novel_view": {"prior": zero123.source, "guidance_scale": 3.0,
+                                        "timesteps": to_dict(cfg.image.guidance.timesteps)}}
+    ckpt = load_checkpoint(result.checkpoint)
+    assert ckpt.config.prompt == "" and ckpt.config.image.path == result.run_dir / "input.png"
+
+
+def test_text_plus_image_adds_the_novel_view_guidance(tmp_path: Path, pixel_prior, zero123: NovelViewPrior) -> None:
+    cfg = image_config(tmp_path, cube_png(tmp_path / "cube.png"), steps=2)
+    cfg.image.novel_view_weight = 0.5
+    row = generate(cfg, prior=pixel_prior, novel_view_prior=zero123, progress=False).history[-1]
+    assert {"guidance_loss", "novel_view_loss", "novel_view_grad_norm", "ref_rgb"} <= row.keys()
+
+
 def test_reference_losses_fall_in_generate(tmp_path: Path, pixel_prior) -> None:
-    cfg = image_config(tmp_path, cube_png(tmp_path / "cube.png"), steps=8)
-    cfg.image.text_weight = 0.0  # the reference view alone: its losses must fall
+    cfg = image_config(tmp_path, cube_png(tmp_path / "cube.png"), steps=16)
+    cfg.image.reference_only, cfg.image.novel_view_weight = 0.95, 0.0  # the reference view alone: its losses fall
     cfg.optim.lr_grid, cfg.optim.lr_mlp = 3e-2, 1e-2
     history = generate(cfg, prior=pixel_prior, progress=False).history
     assert history[-1]["ref_mask"] < 0.5 * history[0]["ref_mask"]
     assert history[-1]["ref_rgb"] < 0.5 * history[0]["ref_rgb"]
+    assert "guidance_loss" not in history[-1]  # no random views in the reference-only start
 
 
 @pytest.mark.parametrize("case, error, message", [
@@ -76,6 +108,7 @@ def test_bad_input_gets_the_message_and_writes_nothing(tmp_path: Path, pixel_pri
     elif case == "elevation":
         cube_png(image)
     cfg = image_config(tmp_path, image)
+    cfg.image.novel_view_weight = 0.0
     cfg.image.elevation = 70.0 if case == "elevation" else cfg.image.elevation
     with pytest.raises(error, match=message):
         generate(cfg, prior=pixel_prior, progress=False)
