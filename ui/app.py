@@ -23,6 +23,7 @@ from scoredream.train.config import MAX_PROMPT_CHARS, MethodKind
 from scoredream.train.presets import PresetName, preset_values
 from scoredream.world.shapes import COLOUR_NAMES, SHAPE_NAMES
 from ui.handlers import DOWNLOADS, ERRORS, KINDS, Handlers, Keys
+from ui.image_input import IMAGE_HELP, example_images
 from ui.jobs import JobRunner
 from ui.tasks import PriorCache
 
@@ -117,10 +118,11 @@ def generate_poll(poll: Any) -> Any:
     the job runs."""
     @functools.wraps(poll)
     def wrapped(key: str) -> tuple[Any, ...]:
-        status, progress, preview, losses, video, mesh, views, *files, running, active = poll(key)
+        status, progress, preview, losses, video, mesh, views, input_view, *files, running, active = poll(key)
         buttons = [gr.DownloadButton(value=f, visible=f is not None) for f in files]
         return (status, progress, preview, losses, video, mesh, gr.Image(views, visible=views is not None),
-                *buttons, gr.Button(visible=bool(running)), gr.Timer(active=bool(active)))
+                gr.Image(input_view, visible=input_view is not None), *buttons, gr.Button(visible=bool(running)),
+                gr.Timer(active=bool(active)))
 
     return wrapped
 
@@ -154,6 +156,7 @@ def generate_form(d: dict[str, Any], prompt: gr.Textbox) -> tuple[list[Any], gr.
     methods, fields = list(get_args(MethodKind)), list(get_args(FieldKind))
     examples = gr.Examples(EXAMPLES, [prompt], label="Try one (a click starts it)", examples_per_page=len(EXAMPLES))
     gr.Markdown(PRIOR_HELP, elem_id="prior-help")
+    image = image_input(d)
     with gr.Row():
         preset = gr.Dropdown(list(get_args(PresetName)), value="cpu", label="Preset", elem_id="preset",
                              info="every setting of a reference pipeline; the fields below still win")
@@ -175,7 +178,17 @@ def generate_form(d: dict[str, Any], prompt: gr.Textbox) -> tuple[list[Any], gr.
     preset.change(functools.partial(preset_fields, d=d), [preset, model], [method, steps, scale, resolution],
                   api_visibility="private")
     return [prompt, negative, model, method, field, steps, scale, seed, resolution, preview_every, device, overrides,
-            preset], examples
+            preset, image], examples
+
+
+def image_input(d: dict[str, Any]) -> gr.Image:
+    """An optional input image (image to 3D; with a prompt, text plus image) and shapes-world examples."""
+    with gr.Accordion("Image to 3D (optional input image)", open=False, elem_id="image-accordion"):
+        gr.Markdown(IMAGE_HELP)
+        image = gr.Image(label="Input image", type="filepath", image_mode="RGBA", sources=["upload", "clipboard"],
+                         height=180, elem_id="input-image")
+        gr.Examples(example_images(d["outputs"]), [image], label="Shapes-world examples (a click fills the image)")
+    return image
 
 
 def advanced(d: dict[str, Any]) -> tuple[gr.Number, gr.Textbox, gr.Code]:
@@ -204,11 +217,13 @@ def generate_outputs() -> list[Any]:
         video = gr.Video(label="Turntable", interactive=False, autoplay=True, loop=True, height=220, min_width=220)
     views = gr.Image(label="Front / side / back", type="filepath", interactive=False, height=220, visible=False,
                      elem_id="generate-views")
+    input_view = gr.Image(label="Input view / the result from the same camera", type="filepath", interactive=False,
+                          height=160, visible=False, elem_id="generate-input-view")
     with gr.Row(elem_id="downloads"):
         buttons = [gr.DownloadButton(label, visible=False, size="sm", variant="secondary")
                    for label in DOWNLOADS.values()]
     losses = gr.LinePlot(x="step", y="loss", label="Loss", height=160)
-    return [progress, preview, losses, video, mesh, views, *buttons]
+    return [progress, preview, losses, video, mesh, views, input_view, *buttons]
 
 
 def generate_tab(d: dict[str, Any]) -> JobTab:
@@ -385,7 +400,7 @@ def build_app(outputs: Path, defaults: dict[str, Any] | None = None) -> gr.Block
     """`defaults` pre-fills the forms (keys of FORM_DEFAULTS), e.g. tiny settings for tests and quick demos."""
     outputs.mkdir(parents=True, exist_ok=True)
     h = Handlers(outputs, JobRunner(ERRORS), PriorCache())
-    d = {**FORM_DEFAULTS, **(defaults or {})}
+    d = {**FORM_DEFAULTS, **(defaults or {}), "outputs": outputs}
     with gr.Blocks(title="scoredream") as demo:
         gr.Markdown(INTRO)
         owned = gr.State([])  # this session's job keys, see ui.handlers.Keys

@@ -181,15 +181,16 @@ class Handlers:
         return job, self.status_text(job)
 
     def poll(self, key: str) -> tuple[Any, ...]:
-        """Status, progress, preview, losses, video, mesh, front/side/back views, the DOWNLOADS' files (None when
-        missing), whether Stop applies, and whether to keep polling."""
+        """Status, progress, preview, losses, video, mesh, front/side/back views, an image run's input view beside
+        the result from the same camera, the DOWNLOADS' files (None when missing), whether Stop applies, and
+        whether to keep polling."""
         job, message = self.find(key, "generate")
         if job is None:
-            return message, "", None, EMPTY_LOSSES, None, None, None, *([None] * len(DOWNLOADS)), False, False
+            return message, "", None, EMPTY_LOSSES, None, None, None, None, *([None] * len(DOWNLOADS)), False, False
         found = {k: str(v) for k, v in job.results.items()}
         return (message, self.progress_html(job), job.preview and str(job.preview), self.loss_frame(job),
-                found.get("video"), found.get("mesh"), found.get("views"), *(found.get(k) for k in DOWNLOADS),
-                job.status in ACTIVE, job.status in ACTIVE)
+                found.get("video"), found.get("mesh"), found.get("views"), found.get("input_view"),
+                *(found.get(k) for k in DOWNLOADS), job.status in ACTIVE, job.status in ACTIVE)
 
     def stop(self, key: str) -> str:
         key = (key or "").strip()
@@ -220,20 +221,25 @@ class Handlers:
     # ---- generate -------------------------------------------------------------------------------------------
     def start_generate(self, prompt: str, negative_prompt: str, model: str, method: str, field: str, steps: float,
                        guidance_scale: float, seed: float, resolution: float, preview_every: float, device: str,
-                       overrides: str, preset: str = "cpu", keys: Keys | None = None) -> Started:
-        """Returns (job key, message, session keys, poll?); on bad input the key is empty and the message says why."""
+                       overrides: str, preset: str = "cpu", image: str | None = None,
+                       keys: Keys | None = None) -> Started:
+        """Returns (job key, message, session keys, poll?); on bad input the key is empty and the message says why.
+        `image`: an uploaded input image (image to 3D; with a prompt, text plus image)."""
         keys = self.own(keys)
         try:
             form = GenerateForm(prompt or "", negative_prompt or "", model or "embedded", method, field,
                                 whole(steps, "steps", 1), guidance_scale, whole(seed, "seed"),
                                 whole(resolution, "render resolution"), whole(preview_every, "preview every", 0),
-                                device or "auto", overrides or "", preset or "cpu")
+                                device or "auto", overrides or "", preset or "cpu", image or "")
             config = generate_config(form, self.outputs, taken=self.run_keys)
             device = device_name(config.train.device)
+            if image:  # checked above; kept now, as gradio's temporary copy may go before the job starts
+                config.image.path = store_upload(image, self.outputs)
         except ERRORS as e:
             return "", self.error_text(e), keys, False
-        job = self.submit("generate", config.prompt[:60], device, generate_work(config, self.priors), keys,
-                          run=config.run_name)
+        title = config.prompt[:60] if config.uses_text else f"image {Path(image or '').stem[:50]}"
+        title += " + image" if config.uses_text and config.image.enabled else ""
+        job = self.submit("generate", title, device, generate_work(config, self.priors), keys, run=config.run_name)
         return job.key, self.status_text(job), keys, True
 
     def resume(self, run_name: str, keys: Keys | None = None) -> Started:

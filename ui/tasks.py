@@ -19,8 +19,10 @@ from PIL import Image
 from scoredream.convert import DistillStep, PVDConfig, convert_checkpoint
 from scoredream.device import pick_device
 from scoredream.export import FORMATS, ExportConfig, export_mesh
+from scoredream.image import load_reference
 from scoredream.priors import DiffusionPrior, PriorConfig
 from scoredream.priors.loading import resolve_model_folder
+from scoredream.priors.novel_view import NovelViewPrior, NovelViewPriorConfig
 from scoredream.render.cameras import make_cameras
 from scoredream.render.volume import render
 from scoredream.run_folder import RunFolder
@@ -30,6 +32,7 @@ from scoredream.train.presets import apply_preset
 from scoredream.train.trainer import FinishStage, StepInfo
 from scoredream.train.video import save_preview
 from ui.files import unique_name
+from ui.image_input import save_input_view
 from ui.jobs import Job, Work
 
 T = TypeVar("T")
@@ -40,7 +43,15 @@ class PriorCache:
 
     def __init__(self) -> None:
         self._priors: dict[tuple[str, str | None, str, bool, str], DiffusionPrior] = {}
+        self._novel_view: dict[tuple[str, str | None, str, str], NovelViewPrior] = {}
         self._lock = threading.Lock()
+
+    def get_novel_view(self, config: NovelViewPriorConfig, device: str) -> NovelViewPrior:
+        key = (config.model, config.revision, config.dtype, device)
+        with self._lock:
+            if key not in self._novel_view:
+                self._novel_view[key] = config.setup(device)
+            return self._novel_view[key]
 
     def get(self, config: PriorConfig, device: str) -> DiffusionPrior:
         key = (config.model, config.revision, config.dtype, config.recommendations, device)
@@ -67,6 +78,8 @@ class GenerateForm:
     device: str = "auto"
     overrides: str = ""
     preset: str = "cpu"
+    image: str = ""
+    """an input image's path (an upload): image to 3D, or text plus image with a prompt"""
 
 
 VIEWS = (("front", 0.0), ("side", 90.0), ("back", 180.0))
@@ -94,9 +107,14 @@ def generate_config(form: GenerateForm, outputs: Path, taken: Collection[str] = 
     })
     if form.guidance_scale is not None and "guidance_scale" in data.get(form.method, {}):
         data[form.method]["guidance_scale"] = float(form.guidance_scale)
+    if form.image:
+        data = merge(data, {"image": {"path": form.image}})
     config = with_overrides(from_dict(GenerateConfig, data, where="settings"), form.overrides, "advanced")
     config.validate()
-    check_local_prior(config.prior.model)
+    if config.uses_text:
+        check_local_prior(config.prior.model)
+    if config.image.enabled:  # a bad image fails in the form, not minutes later in the job
+        load_reference(config.image, config.image.resolution or config.train.resolution, config.cameras)
     config.output_dir = outputs
     config.run_name = unique_name(outputs, dataclasses.replace(config, run_name=None).run_dir().name, taken)
     return config
@@ -151,7 +169,9 @@ def generate_work(config: GenerateConfig, priors: PriorCache, resume: bool = Fal
         job.total = config.train.steps
         # A VSD LoRA inside the prior's own UNet would leak into later jobs, so that prior is not cached.
         shared = config.method == "vsd" and getattr(config.vsd, "share_unet", False)
-        prior = None if shared else priors.get(config.prior, job.device)
+        prior = None if shared or not config.uses_text else priors.get(config.prior, job.device)
+        uses_novel_view = config.image.enabled and (config.image.novel_view_weight > 0 or not config.uses_text)
+        novel_view = priors.get_novel_view(config.image.prior, job.device) if uses_novel_view else None
 
         def on_step(info: StepInfo) -> None:
             job.report(info.step, info.total, {k: v for k, v in info.stats.items() if isinstance(v, float | int)},
@@ -160,8 +180,8 @@ def generate_work(config: GenerateConfig, priors: PriorCache, resume: bool = Fal
         def on_finish(stage: FinishStage) -> None:
             job.report_finish(stage.stage, stage.done, stage.total)
 
-        result = generate(config, prior=prior, resume=resume, on_step=on_step, should_stop=job.stop.is_set,
-                          progress=False, on_finish=on_finish)
+        result = generate(config, prior=prior, novel_view_prior=novel_view, resume=resume, on_step=on_step,
+                          should_stop=job.stop.is_set, progress=False, on_finish=on_finish)
         job.results["run"] = result.run_dir
         job.results["checkpoint"] = result.checkpoint
         if result.video is not None:
@@ -175,6 +195,9 @@ def generate_work(config: GenerateConfig, priors: PriorCache, resume: bool = Fal
             job.report_finish("views: front, side, back", 0, 1)
             views = RunFolder(result.run_dir).root / "views.png"
             job.results["views"] = save_views(result.checkpoint, job.device, views)
+            if config.image.enabled:
+                job.results["input_view"] = save_input_view(result.checkpoint, job.device,
+                                                            RunFolder(result.run_dir).root / "input_view.png")
         job.report_finish("finished", 1, 1)
         return result.stopped
 

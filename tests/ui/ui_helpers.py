@@ -8,8 +8,8 @@ from pathlib import Path
 from ui.jobs import Job
 
 ACTIVE = ("queued", "running")
-POLL = ("status", "progress", "preview", "losses", "video", "mesh", "views", "mesh.glb", "mesh.obj", "mesh.ply",
-        "video file", "checkpoint", "timer")
+POLL = ("status", "progress", "preview", "losses", "video", "mesh", "views", "input view", "mesh.glb", "mesh.obj",
+        "mesh.ply", "video file", "checkpoint", "timer")
 """The names of /poll's outputs as gradio_client gets them (the download buttons after the views; the Stop button's
 visibility is not among them)."""
 
