@@ -8,7 +8,8 @@ camera drawn from the trainer's camera ranges by its own generator (seed 1000 + 
 render is the input image and its camera the input camera (`--image.elevation/azimuth/distance/fovy`; the true
 azimuth, so that the result is in the world frame the scores compare with: for image-only runs this is the same as
 azimuth 0 and a rotation, since the novel-view prior reads relative cameras only). Modes: `image` (no prompt:
-novel-view SDS + reference losses) and `text+image` (the prompt as well: the text prior's SDS, plus the same).
+novel-view SDS + reference losses), `text+image` (the prompt as well: the text prior's SDS, plus the same) and
+`text` (the prompt alone, as scripts/bench_methods.py runs SDS, scored on the same held-out views).
 
 Scores: `score_field` as the text benchmark (scripts/bench_methods.py): judge over 8 orbit views, 3D IoU inside the
 rendered surface, colour error, Janus rate on the mug; plus the judge on the view opposite the input (azimuth +
@@ -40,7 +41,7 @@ from scoredream.world.judge import Judge, load_judge
 from scoredream.world.render import WorldRenderConfig, render_world
 from scoredream.world.shapes import COLOUR_NAMES, SHAPE_NAMES, SIDES, parse_prompt
 
-MODES = ("image", "text+image")
+MODES = ("text", "image", "text+image")
 
 
 @dataclass
@@ -74,10 +75,10 @@ def write_input(prompt: str, camera: Cameras, path: Path) -> Path:
 
 def run_config(mode: str, prompt: str, seed: int, camera: Cameras, image: Path,
                args: argparse.Namespace) -> GenerateConfig:
-    cfg = GenerateConfig(prompt=prompt if mode == "text+image" else "", output_dir=args.out / mode.replace("+", "_"))
+    cfg = GenerateConfig(prompt=prompt if "text" in mode else "", output_dir=args.out / mode.replace("+", "_"))
     cfg.run_name = f"{prompt.replace(' ', '-')}-s{seed}"
     cfg.prior.model, cfg.image.prior.model = args.prior, args.novel_view_prior
-    cfg.image.path = image
+    cfg.image.path = image if "image" in mode else None
     cfg.image.azimuth, cfg.image.elevation = camera.azimuth.item(), camera.elevation.item()
     cfg.image.distance, cfg.image.fovy = camera.distance.item(), torch.rad2deg(camera.fovy).item()
     if args.novel_view_weight is not None:
@@ -156,7 +157,7 @@ def table(runs: list[ImageRun], modes: list[str]) -> str:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--modes", nargs="+", default=list(MODES), choices=MODES)
+    p.add_argument("--modes", nargs="+", default=["image", "text+image"], choices=MODES)
     p.add_argument("--prompts", nargs="+", default=BENCHMARK_PROMPTS, choices=BENCHMARK_PROMPTS)
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
     p.add_argument("--steps", type=int, default=None, help="override train.steps (default: the config's)")

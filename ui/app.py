@@ -23,7 +23,7 @@ from scoredream.train.config import MAX_PROMPT_CHARS, MethodKind
 from scoredream.train.presets import PresetName, preset_values
 from scoredream.world.shapes import COLOUR_NAMES, SHAPE_NAMES
 from ui.handlers import DOWNLOADS, ERRORS, KINDS, Handlers, Keys
-from ui.image_input import IMAGE_HELP, example_images
+from ui.image_input import IMAGE_EXAMPLES, IMAGE_HELP, example_images
 from ui.jobs import JobRunner
 from ui.tasks import PriorCache
 
@@ -185,9 +185,11 @@ def image_input(d: dict[str, Any]) -> gr.Image:
     """An optional input image (image to 3D; with a prompt, text plus image) and shapes-world examples."""
     with gr.Accordion("Image to 3D (optional input image)", open=False, elem_id="image-accordion"):
         gr.Markdown(IMAGE_HELP)
-        image = gr.Image(label="Input image", type="filepath", image_mode="RGBA", sources=["upload", "clipboard"],
+        # image_mode None: the file as uploaded (an RGBA's alpha, or RGB whose background is separated)
+        image = gr.Image(label="Input image", type="filepath", image_mode=None, sources=["upload", "clipboard"],
                          height=180, elem_id="input-image")
-        gr.Examples(example_images(d["outputs"]), [image], label="Shapes-world examples (a click fills the image)")
+        gr.Examples(example_images(d["outputs"]), [image], label="Shapes-world examples (a click fills the image)",
+                    example_labels=[prompt for prompt, _ in IMAGE_EXAMPLES], elem_id="image-examples")
     return image
 
 

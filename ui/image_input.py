@@ -15,7 +15,7 @@ from scoredream.train import load_checkpoint
 from scoredream.world.render import WorldRenderConfig, render_world
 from scoredream.world.shapes import parse_prompt
 
-EXAMPLES = (("a red cube", 30.0), ("a cyan mug", -40.0), ("a purple torus", 60.0), ("a yellow cone", 0.0))
+IMAGE_EXAMPLES = (("a red cube", 30.0), ("a cyan mug", -40.0), ("a purple torus", 60.0), ("a yellow cone", 0.0))
 """(object, the azimuth it is seen from): each seen from the default input camera's elevation, distance and fovy,
 so that the assumed camera is right; the mug from its front-left, with the handle in view."""
 EXAMPLE_SIZE = 64
@@ -32,7 +32,7 @@ def example_images(outputs: Path) -> list[str]:
     folder.mkdir(parents=True, exist_ok=True)
     default = ImageConfig()
     paths = []
-    for prompt, azimuth in EXAMPLES:
+    for prompt, azimuth in IMAGE_EXAMPLES:
         path = folder / f"{prompt.replace(' ', '-')}.png"
         if not path.exists():
             one = torch.ones(1)
