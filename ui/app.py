@@ -23,7 +23,7 @@ from scoredream.train.config import MAX_PROMPT_CHARS, MethodKind
 from scoredream.train.presets import PresetName, preset_values
 from scoredream.world.shapes import COLOUR_NAMES, SHAPE_NAMES
 from ui.handlers import DOWNLOADS, ERRORS, KINDS, Handlers, Keys
-from ui.image_input import IMAGE_EXAMPLES, IMAGE_HELP, example_images
+from ui.image_input import image_input
 from ui.jobs import JobRunner
 from ui.tasks import PriorCache
 
@@ -156,7 +156,7 @@ def generate_form(d: dict[str, Any], prompt: gr.Textbox) -> tuple[list[Any], gr.
     methods, fields = list(get_args(MethodKind)), list(get_args(FieldKind))
     examples = gr.Examples(EXAMPLES, [prompt], label="Try one (a click starts it)", examples_per_page=len(EXAMPLES))
     gr.Markdown(PRIOR_HELP, elem_id="prior-help")
-    image = image_input(d)
+    image = image_input(d["outputs"])
     with gr.Row():
         preset = gr.Dropdown(list(get_args(PresetName)), value="cpu", label="Preset", elem_id="preset",
                              info="every setting of a reference pipeline; the fields below still win")
@@ -179,18 +179,6 @@ def generate_form(d: dict[str, Any], prompt: gr.Textbox) -> tuple[list[Any], gr.
                   api_visibility="private")
     return [prompt, negative, model, method, field, steps, scale, seed, resolution, preview_every, device, overrides,
             preset, image], examples
-
-
-def image_input(d: dict[str, Any]) -> gr.Image:
-    """An optional input image (image to 3D; with a prompt, text plus image) and shapes-world examples."""
-    with gr.Accordion("Image to 3D (optional input image)", open=False, elem_id="image-accordion"):
-        gr.Markdown(IMAGE_HELP)
-        # image_mode None: the file as uploaded (an RGBA's alpha, or RGB whose background is separated)
-        image = gr.Image(label="Input image", type="filepath", image_mode=None, sources=["upload", "clipboard"],
-                         height=180, elem_id="input-image")
-        gr.Examples(example_images(d["outputs"]), [image], label="Shapes-world examples (a click fills the image)",
-                    example_labels=[prompt for prompt, _ in IMAGE_EXAMPLES], elem_id="image-examples")
-    return image
 
 
 def advanced(d: dict[str, Any]) -> tuple[gr.Number, gr.Textbox, gr.Code]:

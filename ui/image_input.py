@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import gradio as gr
 import numpy as np
 import torch
 from PIL import Image
@@ -59,3 +60,15 @@ def save_input_view(checkpoint: Path, device: str, path: Path, size: int = 128) 
     path.parent.mkdir(parents=True, exist_ok=True)
     Image.fromarray((pair * 255).round().byte().cpu().numpy()).save(path)
     return path
+
+
+def image_input(outputs: Path) -> gr.Image:
+    """The Generate tab's optional input image (image to 3D; with a prompt, text plus image) and its examples."""
+    with gr.Accordion("Image to 3D (optional input image)", open=False, elem_id="image-accordion"):
+        gr.Markdown(IMAGE_HELP)
+        # image_mode None: the file as uploaded (an RGBA's alpha, or RGB whose background is separated)
+        image = gr.Image(label="Input image", type="filepath", image_mode=None, sources=["upload", "clipboard"],
+                         height=180, elem_id="input-image")
+        gr.Examples(example_images(outputs), [image], label="Shapes-world examples (a click fills the image)",
+                    example_labels=[prompt for prompt, _ in IMAGE_EXAMPLES], elem_id="image-examples")
+    return image
