@@ -304,3 +304,31 @@ def save_novel_view_folder(folder: Path, parts: dict[str, Any], class_name: str 
         module = type(part).__module__.split(".")[0]
         index[name] = [module if module in ("diffusers", "transformers") else "scoredream", type(part).__name__]
     (folder / "model_index.json").write_text(json.dumps(index, indent=2) + "\n")
+
+
+@torch.no_grad()
+def sample_novel_views(
+    prior: NovelViewPrior,
+    condition: ImageCondition,
+    d_elevation: Float[Tensor, " B"],
+    d_azimuth: Float[Tensor, " B"],
+    d_distance: Float[Tensor, " B"],
+    guidance_scale: float = 3.0,
+    steps: int = 25,
+    generator: torch.Generator | None = None,
+) -> Float[Tensor, "B 3 H W"]:
+    """Images of the input object from the relative cameras: DDIM (eta 0) with classifier-free guidance."""
+    from diffusers import DDIMScheduler
+
+    scheduler = DDIMScheduler.from_config(prior.scheduler.config)
+    scheduler.set_timesteps(steps)
+    batch, device = d_azimuth.shape[0], prior.alphas_cumprod.device
+    channels = prior.vae.config.latent_channels if prior.vae is not None else 3
+    size = prior.unet.config.sample_size
+    x = torch.randn(batch, channels, size, size, generator=generator).to(device)
+    cams = (d_elevation.to(device), d_azimuth.to(device), d_distance.to(device))
+    for t in scheduler.timesteps:
+        tt = torch.full((batch,), int(t), device=device)
+        eps = prior.guided_noise(x, tt, condition, *cams, guidance_scale)
+        x = scheduler.step(eps, t, x).prev_sample
+    return prior.decode(x)

@@ -9,6 +9,7 @@ cross-attention token (the text prior's token width).
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -85,7 +86,11 @@ def save_novel_view(
     projection: CCProjection,
     scheduler: DDPMScheduler,
 ) -> None:
-    parts = {"unet": unet, "image_encoder": image_encoder, "scheduler": scheduler, "cc_projection": projection}
+    """Weights stored in float16 (half the size; loading casts them back to the dtype asked for)."""
+    half = {name: copy.deepcopy(m).to(torch.float16) for name, m in
+            (("unet", unet), ("image_encoder", image_encoder), ("cc_projection", projection))}
+    parts = {"unet": half["unet"], "image_encoder": half["image_encoder"], "scheduler": scheduler,
+             "cc_projection": half["cc_projection"]}
     save_novel_view_folder(folder, parts, "ScoreDreamWorldNovelView")
 
 
