@@ -20,9 +20,9 @@ from torch import Tensor
 from transformers import CLIPVisionConfig, CLIPVisionModelWithProjection
 
 from scoredream.priors.loading import assets_dir
-from scoredream.priors.novel_view import CCProjection, relative_camera, save_novel_view_folder
+from scoredream.priors.novel_view import CameraRange, CCProjection, relative_camera, save_novel_view_folder
 from scoredream.render.background import BackgroundConfig
-from scoredream.render.cameras import make_cameras
+from scoredream.render.cameras import CameraSamplerConfig, make_cameras
 from scoredream.world.dataset import GeometryBank
 from scoredream.world.render import GeometryRender, composite, world_background
 from scoredream.world.shapes import COLOURS
@@ -92,6 +92,8 @@ def save_novel_view(
     parts = {"unet": half["unet"], "image_encoder": half["image_encoder"], "scheduler": scheduler,
              "cc_projection": half["cc_projection"]}
     save_novel_view_folder(folder, parts, "ScoreDreamWorldNovelView")
+    cams = CameraSamplerConfig()  # the training pairs' cameras (the bank's)
+    CameraRange(cams.elevation_range, cams.distance_range, cams.fovy_range).write(folder)
 
 
 @dataclass
