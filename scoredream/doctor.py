@@ -155,6 +155,18 @@ def check_prior(ctx: Context) -> Check:
                  "recommendations readable)")
 
 
+def check_novel_view_prior(ctx: Context) -> Check:
+    from scoredream.priors.loading import assets_dir
+
+    folder = assets_dir() / "novel_view"
+    problems = prior_problems(folder)
+    if problems:  # only image input needs it: a warning, not a missing piece
+        return Check("novel-view", "WARN", f"{folder}: {'; '.join(problems)}; `generate --image` needs it",
+                     "restore assets/novel_view from the repository or retrain: python scripts/train_novel_view.py")
+    size = sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
+    return Check("novel-view", "OK", f"{folder} ({size / 1e6:.1f} MB; image input: generate --image)")
+
+
 def prior_problems(folder: Path) -> list[str]:
     """What keeps the prior's folder from loading, read from its JSON files and safetensors headers only."""
     index = folder / "model_index.json"
@@ -213,7 +225,7 @@ def check_disk(ctx: Context) -> Check:
 
 PROBES: list[Callable[[Context], Check]] = [
     check_python, check_torch, check_gpu, check_tcnn, check_open3d, check_export_libraries, check_ffmpeg,
-    check_chromium, check_gradio, check_prior, check_disk,
+    check_chromium, check_gradio, check_prior, check_novel_view_prior, check_disk,
 ]
 
 

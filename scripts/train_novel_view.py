@@ -1,6 +1,6 @@
 """Train the embedded novel-view prior (32x32 pixel Zero-1-to-3 of the shapes world) into assets/novel_view.
 
-    python scripts/train_novel_view.py --minutes 55 --threads 1     # what shipped (assets/novel_view/TRAINING.md)
+    python scripts/train_novel_view.py --minutes 70 --threads 1     # what shipped (assets/novel_view/TRAINING.md)
     python scripts/train_novel_view.py --steps 20000 --batch-size 128 --device cuda
 
 Starts from the shipped text prior's UNet (conv_in widened to 6 channels, new weights zero); trains it with a tiny

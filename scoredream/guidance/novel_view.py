@@ -71,6 +71,10 @@ class NovelViewGuidance(ScoreDistillation):
             raise ValueError(f"the input view has one camera, got {len(camera)}")
         if not torch.isfinite(image).all():
             raise ValueError("the input image has non-finite values")
+        problems = self.prior.camera_range.problems(camera) if self.prior.camera_range else []
+        if problems:
+            raise ConfigError(f"the input view's camera is outside what the novel-view prior was trained on: "
+                              f"{'; '.join(problems)}")
         device = self.prior.alphas_cumprod.device
         self.reference = self.prior.encode_reference(image[None].to(device).clamp(0, 1))
         self.reference_camera = camera.to(device)

@@ -134,7 +134,7 @@ class NovelViewPriorConfig:
         projection = load_camera_projection(folder, read_model_index(folder), dtype)
         prior = NovelViewPrior(
             **parts, camera_projection=projection, source=self.model,  # type: ignore[arg-type]
-            guidance_defaults=read_guidance_defaults(folder),
+            guidance_defaults=read_guidance_defaults(folder), camera_range=CameraRange.read(folder),
         )
         return prior.to(device)
 
@@ -156,6 +156,44 @@ def zero123_camera(
     """Relative camera (radians; target minus input, elevation positive upwards) -> Zero123's 4 numbers. Zero123
     measures the polar angle from the up axis, so its first entry is minus the elevation change."""
     return torch.stack([-d_elevation, torch.sin(d_azimuth), torch.cos(d_azimuth), d_distance], -1)
+
+
+CAMERA_RANGE_FILE = "scoredream_novel_view.json"
+"""Optional file in a novel-view prior's folder: the input cameras it was trained on,
+{"elevation": [lo, hi], "distance": [lo, hi], "fovy": [lo, hi]} (degrees; the embedded prior writes it)."""
+
+
+@dataclass
+class CameraRange:
+    elevation: tuple[float, float]
+    distance: tuple[float, float]
+    fovy: tuple[float, float]
+
+    @classmethod
+    def read(cls, folder: Path) -> CameraRange | None:
+        path = folder / CAMERA_RANGE_FILE
+        if not path.exists():
+            return None
+        try:
+            data = json.loads(path.read_text())
+            return cls(*(tuple(float(v) for v in data[k]) for k in ("elevation", "distance", "fovy")))
+        except (ValueError, TypeError, KeyError, OSError) as e:
+            raise PriorLoadError(f"{path} is not a camera range (elevation, distance, fovy: [lo, hi]): {e}") from e
+
+    def write(self, folder: Path) -> None:
+        (folder / CAMERA_RANGE_FILE).write_text(json.dumps(
+            {"elevation": list(self.elevation), "distance": list(self.distance), "fovy": list(self.fovy)}) + "\n")
+
+    def problems(self, camera: Cameras) -> list[str]:
+        """What of one camera lies outside the range (empty: inside)."""
+        values = {"elevation": float(camera.elevation[0]), "distance": float(camera.distance[0]),
+                  "fovy": float(torch.rad2deg(camera.fovy[0]))}
+        out = []
+        for name, value in values.items():
+            lo, hi = getattr(self, name)
+            if not lo <= value <= hi:
+                out.append(f"{name} {value:g} is outside [{lo:g}, {hi:g}]")
+        return out
 
 
 DISTANCE_FOVY = 50.0
@@ -193,8 +231,10 @@ class NovelViewPrior(DiffusionModel):
         feature_extractor: Any = None,
         source: str = "",
         guidance_defaults: Recommendations | None = None,
+        camera_range: CameraRange | None = None,
     ) -> None:
         super().__init__(unet, scheduler, vae, source, guidance_defaults)
+        self.camera_range = camera_range  # the input cameras it was trained on (None: not known)
         self.image_encoder = image_encoder.requires_grad_(False).eval()
         self.camera_projection = camera_projection.requires_grad_(False).eval()
         mean = getattr(feature_extractor, "image_mean", None) or CLIP_MEAN
@@ -304,3 +344,31 @@ def save_novel_view_folder(folder: Path, parts: dict[str, Any], class_name: str 
         module = type(part).__module__.split(".")[0]
         index[name] = [module if module in ("diffusers", "transformers") else "scoredream", type(part).__name__]
     (folder / "model_index.json").write_text(json.dumps(index, indent=2) + "\n")
+
+
+@torch.no_grad()
+def sample_novel_views(
+    prior: NovelViewPrior,
+    condition: ImageCondition,
+    d_elevation: Float[Tensor, " B"],
+    d_azimuth: Float[Tensor, " B"],
+    d_distance: Float[Tensor, " B"],
+    guidance_scale: float = 3.0,
+    steps: int = 25,
+    generator: torch.Generator | None = None,
+) -> Float[Tensor, "B 3 H W"]:
+    """Images of the input object from the relative cameras: DDIM (eta 0) with classifier-free guidance."""
+    from diffusers import DDIMScheduler
+
+    scheduler = DDIMScheduler.from_config(prior.scheduler.config)
+    scheduler.set_timesteps(steps)
+    batch, device = d_azimuth.shape[0], prior.alphas_cumprod.device
+    channels = prior.vae.config.latent_channels if prior.vae is not None else 3
+    size = prior.unet.config.sample_size
+    x = torch.randn(batch, channels, size, size, generator=generator).to(device)
+    cams = (d_elevation.to(device), d_azimuth.to(device), d_distance.to(device))
+    for t in scheduler.timesteps:
+        tt = torch.full((batch,), int(t), device=device)
+        eps = prior.guided_noise(x, tt, condition, *cams, guidance_scale)
+        x = scheduler.step(eps, t, x).prev_sample
+    return prior.decode(x)

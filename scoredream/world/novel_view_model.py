@@ -9,6 +9,7 @@ cross-attention token (the text prior's token width).
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,9 +20,9 @@ from torch import Tensor
 from transformers import CLIPVisionConfig, CLIPVisionModelWithProjection
 
 from scoredream.priors.loading import assets_dir
-from scoredream.priors.novel_view import CCProjection, relative_camera, save_novel_view_folder
+from scoredream.priors.novel_view import CameraRange, CCProjection, relative_camera, save_novel_view_folder
 from scoredream.render.background import BackgroundConfig
-from scoredream.render.cameras import make_cameras
+from scoredream.render.cameras import CameraSamplerConfig, make_cameras
 from scoredream.world.dataset import GeometryBank
 from scoredream.world.render import GeometryRender, composite, world_background
 from scoredream.world.shapes import COLOURS
@@ -85,8 +86,14 @@ def save_novel_view(
     projection: CCProjection,
     scheduler: DDPMScheduler,
 ) -> None:
-    parts = {"unet": unet, "image_encoder": image_encoder, "scheduler": scheduler, "cc_projection": projection}
+    """Weights stored in float16 (half the size; loading casts them back to the dtype asked for)."""
+    half = {name: copy.deepcopy(m).to(torch.float16) for name, m in
+            (("unet", unet), ("image_encoder", image_encoder), ("cc_projection", projection))}
+    parts = {"unet": half["unet"], "image_encoder": half["image_encoder"], "scheduler": scheduler,
+             "cc_projection": half["cc_projection"]}
     save_novel_view_folder(folder, parts, "ScoreDreamWorldNovelView")
+    cams = CameraSamplerConfig()  # the training pairs' cameras (the bank's)
+    CameraRange(cams.elevation_range, cams.distance_range, cams.fovy_range).write(folder)
 
 
 @dataclass

@@ -109,3 +109,17 @@ def test_a_text_prior_folder_is_not_a_novel_view_prior(tmp_path, pixel_prior):
     save_prior_folder(pixel_prior, tmp_path)
     with pytest.raises(PriorLoadError, match="lacks image_encoder"):
         NovelViewPriorConfig(model=str(tmp_path)).setup()
+
+
+def test_an_input_camera_outside_the_trained_range_is_refused(tmp_path):
+    from scoredream.priors.novel_view import CameraRange
+    from scoredream.serialization import ConfigError
+
+    save_tiny_zero123(tmp_path, "cc_projection", latent=False)
+    CameraRange((-10.0, 45.0), (1.5, 2.0), (40.0, 60.0)).write(tmp_path)
+    guidance = NovelViewGuidanceConfig().setup(NovelViewPriorConfig(model=str(tmp_path)).setup())
+    guidance.set_reference(torch.rand(3, 16, 16), _cams([0.0], el=30.0))
+    with pytest.raises(ConfigError, match="elevation 80 is outside"):
+        guidance.set_reference(torch.rand(3, 16, 16), _cams([0.0], el=80.0))
+    with pytest.raises(ConfigError, match="distance 3 is outside"):
+        guidance.set_reference(torch.rand(3, 16, 16), _cams([0.0], dist=3.0))
