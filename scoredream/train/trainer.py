@@ -141,9 +141,10 @@ def generate(
         resumed = resume_point(folder, config, resume)
         if config.uses_text:
             prior = prior if prior is not None else config.prior.setup(device)
+        # Before anything is written: the novel-view prior checks the input camera against its training range.
+        image = image_conditioning(config, loaded[1] if loaded else None, device, novel_view_prior)
         if loaded is not None:  # config.json names the run folder's copy, and the folder (its name came from the file)
             config = replace(config, image=keep_input_image(loaded[0], folder), run_name=folder.root.name)
-        image = image_conditioning(config, loaded[1] if loaded else None, device, novel_view_prior)
         # A resumed hash grid keeps the layout its weights were trained in (tiny-cuda-nn's or ours).
         layout = state_layout(resumed.state("field")) if resumed is not None else None
         run = build_run(config, folder, prior if config.uses_text else None, device, layout, image)

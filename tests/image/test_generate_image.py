@@ -12,7 +12,7 @@ from tiny_models import save_tiny_zero123
 
 from scoredream.errors import ImageError
 from scoredream.image import ImageConfig, reference_camera
-from scoredream.priors.novel_view import NovelViewPrior, NovelViewPriorConfig
+from scoredream.priors.novel_view import CameraRange, NovelViewPrior, NovelViewPriorConfig
 from scoredream.serialization import ConfigError, load_json, to_dict
 from scoredream.train import GenerateConfig, generate, load_checkpoint
 from scoredream.world.render import WorldRenderConfig, render_world
@@ -76,6 +76,17 @@ def test_image_only_runs_end_to_end_with_a_zero123_layout_prior(tmp_path: Path, 
                                         "timesteps": to_dict(cfg.image.guidance.timesteps)}}
     ckpt = load_checkpoint(result.checkpoint)
     assert ckpt.config.prompt == "" and ckpt.config.image.path == result.run_dir / "input.png"
+
+
+def test_a_camera_outside_the_novel_view_priors_range_writes_nothing(tmp_path: Path) -> None:
+    folder = tmp_path / "zero123"
+    save_tiny_zero123(folder, "cc_projection", latent=False)
+    CameraRange(elevation=(0.0, 30.0), distance=(1.5, 2.0), fovy=(40.0, 60.0)).write(folder)
+    cfg = image_config(tmp_path, cube_png(tmp_path / "cube.png"), prompt="")
+    cfg.image.prior.model, cfg.image.elevation = str(folder), 40.0  # inside the trainer's cameras, not the prior's
+    with pytest.raises(ConfigError, match="elevation 40 is outside"):
+        generate(cfg, progress=False)
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
 
 
 def test_text_plus_image_adds_the_novel_view_guidance(tmp_path: Path, pixel_prior, zero123: NovelViewPrior) -> None:
