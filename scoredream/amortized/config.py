@@ -53,6 +53,8 @@ class AmortizedTrainConfig:
     """cpu, cuda, ... or auto; under torchrun each process uses cuda:LOCAL_RANK on a GPU machine"""
     checkpoint_every: int = 100
     """write a checkpoint every N steps (0: only at the end)"""
+    snapshot_every: int = 0
+    """also keep the generator's weights every N steps as checkpoints/step_STEP.safetensors (learning curves)"""
     log_every: int = 10
     """update the progress bar every N steps"""
     threads: int = 0
@@ -112,8 +114,9 @@ class AmortizedConfig:
         if min(t.steps, t.prompts_per_step, t.views_per_prompt, t.log_every) < 1:
             raise ConfigError("train.steps, train.prompts_per_step, train.views_per_prompt and train.log_every must "
                               "be at least 1")
-        if not 8 <= t.resolution <= 2048 or min(t.checkpoint_every, t.threads) < 0:
-            raise ConfigError("train.resolution must be in [8, 2048]; checkpoint_every and threads >= 0")
+        if not 8 <= t.resolution <= 2048 or min(t.checkpoint_every, t.snapshot_every, t.threads) < 0:
+            raise ConfigError("train.resolution must be in [8, 2048]; checkpoint_every, snapshot_every and threads "
+                              ">= 0")
         self.generator_config().validate(self.generator)
         self.guidance_config().validate(self.method)
         self.shading.validate("shading")

@@ -37,10 +37,11 @@ from scoredream.amortized.corpus import load_corpus
 from scoredream.amortized.generators import TextToField
 from scoredream.device import pick_device
 from scoredream.errors import CheckpointError, TrainingDiverged
-from scoredream.fields import Field
 from scoredream.guidance import Guidance
 from scoredream.priors import DiffusionPrior, PromptEmbeddings
 from scoredream.render.background import Background
+from scoredream.render.cameras import Cameras
+from scoredream.render.shading import Lighting
 from scoredream.render.volume import render
 from scoredream.run_folder import RunFolder, RunFolderExists
 from scoredream.serialization import ConfigError, save_json
@@ -96,18 +97,35 @@ class AmortizedResult:
     stopped: bool
     seconds: float
     samples: int  # prompt-views scored by all processes in this call
+    generator: TextToField  # the trained generator (this process's replica)
     history: list[dict[str, float]] = field(default_factory=list)
 
 
+@dataclass
+class SlotViews:
+    """What one batch slot renders: its cameras, their lighting and the slot's random stream."""
+
+    cameras: Cameras
+    lighting: Lighting | None
+    generator: torch.Generator
+
+
 class _Trained(nn.Module):
-    """What DistributedDataParallel wraps: every trained module, the generator's forward as its forward."""
+    """What DistributedDataParallel wraps: every trained module; its forward goes from the texts to the renders,
+    so that DDP sees every parameter a step uses (an empty hash table, say, is found unused, not waited for)."""
 
-    def __init__(self, generator: TextToField, background: Background) -> None:
+    def __init__(self, generator: TextToField, background: Background, config: AmortizedConfig) -> None:
         super().__init__()
-        self.generator, self.background = generator, background
+        self.generator, self.background, self.config = generator, background, config
 
-    def forward(self, text: Tensor) -> dict[str, Tensor]:
-        return self.generator(text)
+    def forward(self, text: Tensor, views: list[SlotViews]) -> list[tuple[Tensor, Tensor]]:
+        """(rgb, opacity) of each slot's views of its prompt's generated field."""
+        tensors, res, out = self.generator(text), self.config.train.resolution, []
+        for i, v in enumerate(views):
+            r = render(self.generator.field(tensors, i), v.cameras, res, res, self.background, self.config.render,
+                       training=True, generator=v.generator, lighting=v.lighting)
+            out.append((r.rgb, r.opacity))
+        return out
 
 
 @dataclass
@@ -134,15 +152,19 @@ class AmortizedRun:
             self.embeddings[prompt] = PromptEmbeddings(self.prior, prompt, c.negative_prompt, c.prompts)
         return self.embeddings[prompt]
 
-    def save(self, step: int) -> None:
+    def save(self, step: int, snapshot: bool = False) -> None:
+        """The checkpoint to resume from (rank 0 only), or with `snapshot` a copy of the weights alone."""
         if self.processes.rank != 0:
+            return
+        modules = {"generator": self.generator, "background": self.background}
+        if self.guidance.state_dict():
+            modules["guidance"] = self.guidance  # type: ignore[assignment]  (VSD's LoRA: tensors only)
+        if snapshot:
+            save_generator(self.folder.checkpoints / f"step_{step:06d}.safetensors", self.config, step, modules)
             return
         keys = sorted({k for row in self.history for k in row})
         rows = torch.tensor([[row.get(k, float("nan")) for k in keys] for row in self.history], dtype=torch.float64)
         state = {"optimizer": self.optimizer.state_dict(), "history": rows, "history_keys": keys}
-        modules = {"generator": self.generator, "background": self.background}
-        if self.guidance.state_dict():
-            modules["guidance"] = self.guidance  # type: ignore[assignment]  (VSD's LoRA: tensors only)
         save_generator(self.folder.checkpoint, self.config, step, modules, state)
 
 
@@ -185,7 +207,8 @@ def train_generator(
         if interrupted.is_set():
             raise Interrupted(step, folder.checkpoint)
         samples = (step - run.start) * config.train.prompts_per_step * config.train.views_per_prompt
-        return AmortizedResult(folder.root, folder.checkpoint, step, stopped, seconds, samples, run.history)
+        return AmortizedResult(folder.root, folder.checkpoint, step, stopped, seconds, samples, run.generator,
+                               run.history)
     finally:
         if processes.started_group:
             dist.destroy_process_group()
@@ -228,11 +251,11 @@ def build_run(config: AmortizedConfig, folder: RunFolder, processes: Processes, 
     guidance = config.guidance_config().setup(prior)
     generator = build_generator(config, prior).to(device)
     background = config.background.setup().to(device)
-    trained = _Trained(generator, background)
+    trained = _Trained(generator, background, config)
     model: nn.Module = trained
     if processes.world > 1:
         ids = [device.index] if device.type == "cuda" else None
-        model = nn.parallel.DistributedDataParallel(trained, device_ids=ids, broadcast_buffers=False)
+        model = nn.parallel.DistributedDataParallel(trained, device_ids=ids, find_unused_parameters=True)
     groups = generator.param_groups()
     o = config.optim
     optimizer = torch.optim.AdamW(
@@ -272,6 +295,7 @@ def batch_prompts(n_prompts: int, batch: int, seed: int, step: int) -> list[int]
 def optimise(run: AmortizedRun, on_step: Callable[[AmortizedStep], None] | None, should_stop: Callable[[], bool],
              progress: bool) -> tuple[int, bool]:
     c, t0 = run.config.train, time.perf_counter()
+    before = run.history[-1].get("seconds", 0.0) if run.history else 0.0  # training time of a resumed run's past
     bar = tqdm(total=c.steps, initial=run.start, disable=not progress or run.processes.rank != 0,
                desc="amortized", unit="step")
     try:
@@ -279,11 +303,14 @@ def optimise(run: AmortizedRun, on_step: Callable[[AmortizedStep], None] | None,
             if run.processes.anyone(should_stop()):
                 return step, True
             row = amortized_step(run, step)
+            row["seconds"] = before + time.perf_counter() - t0
             bar.update(1)
             if (step + 1) % c.log_every == 0:
                 bar.set_postfix(loss=f"{row['loss']:.4g}")
             if c.checkpoint_every and (step + 1) % c.checkpoint_every == 0:
                 run.save(step + 1)
+            if c.snapshot_every and (step + 1) % c.snapshot_every == 0:
+                run.save(step + 1, snapshot=True)
             if on_step is not None:
                 on_step(AmortizedStep(step + 1, c.steps, row["loss"], row, time.perf_counter() - t0))
     finally:
@@ -297,15 +324,16 @@ def amortized_step(run: AmortizedRun, step: int) -> dict[str, float]:
     share = c.train.prompts_per_step // p.world
     slots = range(p.rank * share, (p.rank + 1) * share)
     embeddings = [run.embedding(run.prompts[chosen[s]]) for s in slots]
-    tensors = run.model(torch.cat([e.plain for e in embeddings]).to(run.device))
     progress = step / c.train.steps
     run.generator.template.set_progress(progress)
+    views = [slot_views(c, progress, draw_generator(c.train.seed, step, s + 1), run.device) for s in slots]
+    renders = run.model(torch.cat([e.plain for e in embeddings]).to(run.device), views)
     losses, rows = [], []
-    for i, slot in enumerate(slots):
-        loss, row = prompt_loss(run, run.generator.field(tensors, i), embeddings[i], progress,
-                                draw_generator(c.train.seed, step, slot + 1))
-        losses.append(loss)
-        rows.append(row)
+    for (rgb, opacity), v, prompt in zip(renders, views, embeddings, strict=True):
+        g = run.guidance(rgb, v.cameras, prompt, progress, v.generator)
+        losses.append(g.loss + c.train.sparsity_weight * opacity_regularisers(opacity)[0])
+        rows.append({"guidance_loss": g.loss.item(), "grad_norm": g.grad_norm,
+                     "t": float(g.timesteps.float().mean()), "opacity": opacity.mean().item(), **g.stats})
     loss = torch.stack(losses).mean()
     global_loss = p.mean(loss.detach()).item()
     if not np.isfinite(global_loss):
@@ -320,17 +348,7 @@ def amortized_step(run: AmortizedRun, step: int) -> dict[str, float]:
     return row
 
 
-def prompt_loss(run: AmortizedRun, field_: Field, prompt: PromptEmbeddings, progress: float,
-                generator: torch.Generator) -> tuple[Tensor, dict[str, float]]:
-    """One prompt's guidance loss on `views_per_prompt` random views of its field."""
-    c = run.config
-    cams = c.cameras.sample(c.train.views_per_prompt, generator).to(run.device)
-    lighting = c.shading.draw(progress, cams, generator)
-    res = c.train.resolution
-    out = render(field_, cams, res, res, run.background, c.render, training=True, generator=generator,
-                 lighting=lighting)
-    g = run.guidance(out.rgb, cams, prompt, progress, generator)
-    sparsity, _ = opacity_regularisers(out.opacity)
-    loss = g.loss + c.train.sparsity_weight * sparsity
-    return loss, {"guidance_loss": g.loss.item(), "grad_norm": g.grad_norm, "t": float(g.timesteps.float().mean()),
-                  "opacity": out.opacity.mean().item(), **g.stats}
+def slot_views(config: AmortizedConfig, progress: float, generator: torch.Generator,
+               device: torch.device) -> SlotViews:
+    cams = config.cameras.sample(config.train.views_per_prompt, generator).to(device)
+    return SlotViews(cams, config.shading.draw(progress, cams, generator), generator)
