@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
 
 import tyro
 
+from scoredream.amortized import cli as amortized_cli  # torch-free until its command runs
 from scoredream.export.config import ExportConfig  # no torch: `scoredream --help` stays fast
 from scoredream.run_folder import RunFolder
 
@@ -234,6 +235,8 @@ COMMANDS = {
     "ui": Command("open the Gradio app in a browser (generate, convert, export, past runs)", lambda _: UIArgs, cmd_ui),
     "doctor": Command("check what this machine has (torch, GPU, tiny-cuda-nn, open3d, ffmpeg, the embedded prior, "
                       "disk) and what a run will use", lambda _: DoctorArgs, cmd_doctor),
+    "amortized": Command("train one text-conditioned generator over a prompt corpus (ASD, torchrun for several "
+                         "processes), or sample objects from it", amortized_cli.options, amortized_cli.run),
 }
 
 

@@ -11,15 +11,17 @@ from scoredream.fields.base import FEATURE_DIM, Field, FieldOutputs
 from scoredream.fields.hashgrid import GridLayout, HashGridConfig, HashGridField
 from scoredream.fields.mlp import MLPConfig, MLPField
 from scoredream.fields.tensorf import TensoRFConfig, TensoRFField
+from scoredream.fields.triplane import TriplaneConfig, TriplaneField
 from scoredream.fields.voxel import VoxelConfig, VoxelField
 
-FieldKind = Literal["hashgrid", "mlp", "tensorf", "voxel"]
-FieldConfig = HashGridConfig | MLPConfig | TensoRFConfig | VoxelConfig
+FieldKind = Literal["hashgrid", "mlp", "tensorf", "voxel", "triplane"]
+FieldConfig = HashGridConfig | MLPConfig | TensoRFConfig | VoxelConfig | TriplaneConfig
 FIELD_CONFIGS: dict[str, type] = {
     "hashgrid": HashGridConfig,
     "mlp": MLPConfig,
     "tensorf": TensoRFConfig,
     "voxel": VoxelConfig,
+    "triplane": TriplaneConfig,
 }
 
 
@@ -48,6 +50,8 @@ __all__ = [
     "MLPField",
     "TensoRFConfig",
     "TensoRFField",
+    "TriplaneConfig",
+    "TriplaneField",
     "VoxelConfig",
     "VoxelField",
     "build_field",

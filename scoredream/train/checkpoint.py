@@ -75,12 +75,19 @@ def save_checkpoint(
 ) -> None:
     """Weights to `path`; trainer state to a file named by its step, written first, so that whatever point a
     kill -9 hits, the weights on disk always have their own step's state beside them (see `load_trainer_state`)."""
+    write_checkpoint(path, FORMAT, to_dict(config), step, modules, trainer_state)
+
+
+def write_checkpoint(
+    path: Path, fmt: str, config: dict, step: int, modules: dict[str, nn.Module], trainer_state: dict | None
+) -> None:
+    """`save_checkpoint` for any checkpoint format (`fmt`) whose config is the JSON object `config`."""
     tensors = {
         f"{name}.{k}": v.detach().contiguous().cpu()
         for name, module in modules.items()
         for k, v in module.state_dict().items()
     }
-    meta = {"format": FORMAT, "step": str(step), "config": json.dumps(to_dict(config))}
+    meta = {"format": fmt, "step": str(step), "config": json.dumps(config)}
     if trainer_state is not None:
         _atomic(state_path(path, step), lambda p: torch.save({**trainer_state, "step": step}, p))
     _atomic(path, lambda p: save_file(tensors, str(p), metadata=meta))
@@ -105,6 +112,17 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
     if path.is_dir():
         # A run folder, or a folder holding a loose last.safetensors.
         path = RunFolder(path).checkpoint if RunFolder(path).checkpoints.is_dir() else path / CHECKPOINT_FILE
+    tensors, meta = read_checkpoint(path, FORMAT, "a scoredream checkpoint")
+    try:
+        config = from_dict(GenerateConfig, json.loads(meta["config"]))
+        step = int(meta["step"])
+    except (KeyError, ValueError, ConfigError) as e:
+        raise CheckpointError(f"{path} has a broken config: {e}") from e
+    return Checkpoint(config=config, step=step, tensors=tensors, path=path)
+
+
+def read_checkpoint(path: Path, fmt: str, what: str) -> tuple[dict[str, Tensor], dict[str, str]]:
+    """The tensors and metadata of a safetensors checkpoint of format `fmt` (`what` names it in errors)."""
     if not path.exists():
         raise CheckpointError(f"no checkpoint at {path}")
     try:
@@ -115,14 +133,9 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
             meta = f.metadata() or {}
     except (SafetensorError, OSError, ValueError, RuntimeError) as e:
         raise CheckpointError(f"{path} is not a readable safetensors checkpoint: {e}") from e
-    if meta.get("format") != FORMAT:
-        raise CheckpointError(f"{path} is a safetensors file but not a scoredream checkpoint")
-    try:
-        config = from_dict(GenerateConfig, json.loads(meta["config"]))
-        step = int(meta["step"])
-    except (KeyError, ValueError, ConfigError) as e:
-        raise CheckpointError(f"{path} has a broken config: {e}") from e
-    return Checkpoint(config=config, step=step, tensors=tensors, path=path)
+    if meta.get("format") != fmt:
+        raise CheckpointError(f"{path} is a safetensors file but not {what}")
+    return tensors, meta
 
 
 def load_trainer_state(path: Path, step: int) -> dict:

@@ -8,7 +8,15 @@ from pathlib import Path
 from typing import Any, Literal, get_args
 
 from scoredream.export.config import ExportConfig
-from scoredream.fields import FieldConfig, FieldKind, HashGridConfig, MLPConfig, TensoRFConfig, VoxelConfig
+from scoredream.fields import (
+    FieldConfig,
+    FieldKind,
+    HashGridConfig,
+    MLPConfig,
+    TensoRFConfig,
+    TriplaneConfig,
+    VoxelConfig,
+)
 from scoredream.guidance import ASDConfig, GuidanceConfig, SDSConfig, VSDConfig
 from scoredream.guidance.schedule import upgrade_step_schedule
 from scoredream.image.config import ImageConfig
@@ -151,6 +159,7 @@ class GenerateConfig:
     mlp: MLPConfig = dataclasses.field(default_factory=MLPConfig)
     tensorf: TensoRFConfig = dataclasses.field(default_factory=TensoRFConfig)
     voxel: VoxelConfig = dataclasses.field(default_factory=VoxelConfig)
+    triplane: TriplaneConfig = dataclasses.field(default_factory=TriplaneConfig)
     cameras: CameraSamplerConfig = dataclasses.field(default_factory=CameraSamplerConfig)
     render: RenderConfig = dataclasses.field(default_factory=RenderConfig)
     shading: ShadingConfig = dataclasses.field(default_factory=ShadingConfig)
