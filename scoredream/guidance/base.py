@@ -120,7 +120,20 @@ class ScoreDistillation:
         progress: float,
         generator: torch.Generator | None = None,
     ) -> GuidanceOutput:
-        inputs = self.draw_inputs(rgb, cameras, prompt, progress, generator)
+        x0 = self.prior.encode_images(rgb.permute(0, 3, 1, 2), generator)
+        return self.distill(x0, cameras, prompt, progress, generator)
+
+    def distill(
+        self,
+        x0: Float[Tensor, "B C h w"],
+        cameras: Cameras,
+        prompt: PromptEmbeddings,
+        progress: float,
+        generator: torch.Generator | None = None,
+    ) -> GuidanceOutput:
+        """The same on images already in the prior's x0 space (pixels in [-1, 1], or latents): what a 2D generator
+        outputs (scoredream.distill2d), so a latent one is not decoded and re-encoded to be scored."""
+        inputs = self.draw_inputs(x0, cameras, prompt, progress, generator)
         with torch.no_grad():
             grad, stats = self.gradient(replace(inputs, x0=inputs.x0.detach()), generator)
         grad = clean_gradient(grad, self.config.grad_clip)
@@ -128,13 +141,12 @@ class ScoreDistillation:
 
     def draw_inputs(
         self,
-        rgb: Float[Tensor, "B H W 3"],
+        x0: Float[Tensor, "B C h w"],
         cameras: Cameras,
         prompt: PromptEmbeddings,
         progress: float,
         generator: torch.Generator | None,
     ) -> DistillationInputs:
-        x0 = self.prior.encode_images(rgb.permute(0, 3, 1, 2), generator)
         t = self.timesteps.sample(progress, x0.shape[0], self.prior.num_train_timesteps, generator).to(x0.device)
         noise = torch.randn(x0.shape, generator=generator).to(x0)
         conditions = text_conditions(prompt, cameras.azimuth, cameras.elevation, self.config.perp_neg)

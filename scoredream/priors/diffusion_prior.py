@@ -205,3 +205,12 @@ class DiffusionPrior(nn.Module):
         if kind == "sample":
             return (x_t - a.sqrt() * prediction) / (1 - a).sqrt()
         raise ValueError(f"unknown prediction type {kind}")
+
+    def to_sample(self, prediction: Tensor, x_t: Tensor, t: Tensor) -> Tensor:
+        """The model's prediction at (x_t, t) as x0, whatever it predicts (a one-step generator's output)."""
+        if self.prediction_type == "sample":
+            return prediction
+        a = self.alphas_cumprod[t.long()].view(-1, *[1] * (x_t.ndim - 1)).to(x_t)
+        if self.prediction_type == "v_prediction":
+            return a.sqrt() * x_t - (1 - a).sqrt() * prediction
+        return (x_t - (1 - a).sqrt() * self.to_epsilon(prediction, x_t, t)) / a.sqrt()
