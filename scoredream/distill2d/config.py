@@ -60,14 +60,17 @@ class Distill2DConfig:
     """wall-clock budget of the training (0: none); it stops at whichever of steps and minutes comes first"""
     batch_size: int = 16
     """images per step, each with a prompt drawn at random"""
-    lr: float = 1e-5
-    """student AdamW learning rate (SwiftBrush on SD 2.1: 1e-6; the embedded prior: 1e-5, as 3e-5 oscillated, README)"""
+    lr: float = 3e-5
+    """student AdamW learning rate (SwiftBrush on SD 2.1: 1e-6; the embedded prior: README)"""
     betas: tuple[float, float] = (0.9, 0.999)
     """student AdamW betas"""
     max_grad_norm: float | None = 1.0
     """clip the student's gradient norm (None: off)"""
+    min_signal: float = 0.02
+    """the student's t is the last timestep whose alpha_bar >= this (SwiftBrush's t = T on SD 2.1 has 0.0047; the
+    embedded prior's one-step images there are 19% out of range, at 0.02 (t = 908) 1%: README)"""
     timestep: int | None = None
-    """the student's t; unset: the last timestep whose alpha_bar >= 0.004 (SD's t = T has 0.0047; see student.py)"""
+    """the student's t, overriding min_signal"""
     seed: int = 0
     checkpoint_every: int = 50
     """steps between checkpoints (the student folder and the training state)"""
@@ -93,6 +96,8 @@ class Distill2DConfig:
             raise ConfigError("steps and batch_size must be >= 1, minutes >= 0 and lr > 0")
         if self.checkpoint_every < 1 or self.eval_every < 0 or self.threads < 0:
             raise ConfigError("checkpoint_every must be >= 1, eval_every and threads >= 0")
+        if not 0 < self.min_signal < 1:
+            raise ConfigError(f"min_signal must be in (0, 1), got {self.min_signal}")
         if self.max_grad_norm is not None and self.max_grad_norm <= 0:
             raise ConfigError(f"max_grad_norm must be positive (or unset), got {self.max_grad_norm}")
 
@@ -104,5 +109,5 @@ def preset(name: str) -> Distill2DConfig:
     if name == "swiftbrush":
         vsd = VSDConfig(guidance_scale=4.5, timesteps=_uniform_t(), lora_rank=64, lora_alpha=108.0, lora_lr=1e-3,
                         camera_dropout=0.0)
-        return Distill2DConfig(vsd=vsd, lr=1e-6, max_grad_norm=None)
+        return Distill2DConfig(vsd=vsd, lr=1e-6, max_grad_norm=None, min_signal=0.004)
     raise ConfigError(f"unknown preset '{name}' (choose cpu or swiftbrush)")

@@ -57,10 +57,11 @@ class OneStepStudent(nn.Module):
         self.timestep = timestep
 
     @classmethod
-    def from_teacher(cls, prior: DiffusionPrior, timestep: int | None = None) -> OneStepStudent:
+    def from_teacher(cls, prior: DiffusionPrior, timestep: int | None = None,
+                     min_signal: float = MIN_SIGNAL) -> OneStepStudent:
         """A trainable copy of the teacher's UNet (SwiftBrush's initialisation)."""
         unet = copy.deepcopy(prior.unet).requires_grad_(True).float()
-        return cls(unet, prior, student_timestep(prior.alphas_cumprod) if timestep is None else timestep)
+        return cls(unet, prior, student_timestep(prior.alphas_cumprod, min_signal) if timestep is None else timestep)
 
     @property
     def teacher(self) -> DiffusionPrior:

@@ -76,7 +76,7 @@ class StudentTrainer:
                                   "choose another --output")
         self.prior = prior or config.prior.setup(pick_device(config.device))
         self.prompts = training_prompts(config, self.prior)
-        self.student = OneStepStudent.from_teacher(self.prior, config.timestep)
+        self.student = OneStepStudent.from_teacher(self.prior, config.timestep, config.min_signal)
         self.guidance = config.guidance_config().setup(self.prior)  # type: ignore[attr-defined]
         self.optimizer = torch.optim.AdamW(self.student.unet.parameters(), lr=config.lr, betas=config.betas,
                                            weight_decay=0.0)
