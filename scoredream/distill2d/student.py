@@ -94,9 +94,11 @@ class OneStepStudent(nn.Module):
         teacher = self.teacher
         return StudentInfo(PriorConfig(model=teacher.source, dtype=_dtype_name(teacher.dtype)), self.timestep)
 
-    def save_pretrained(self, folder: Path) -> None:
+    def save_pretrained(self, folder: Path, half: bool = False) -> None:
+        """`half`: float16 weights (half the size; loaded back in the teacher's precision)."""
         folder = Path(folder)
-        self.unet.save_pretrained(folder)  # type: ignore[operator]
+        unet = copy.deepcopy(self.unet).half() if half else self.unet
+        unet.save_pretrained(folder)  # type: ignore[operator]
         (folder / STUDENT_FILE).write_text(json.dumps(to_dict(asdict(self.info())), indent=2) + "\n")
 
     @classmethod
@@ -107,11 +109,11 @@ class OneStepStudent(nn.Module):
         info = read_student_info(Path(folder))
         from diffusers import UNet2DConditionModel
 
+        prior = prior or info.teacher.setup(device)
         try:
-            unet = UNet2DConditionModel.from_pretrained(folder)
+            unet = UNet2DConditionModel.from_pretrained(folder, torch_dtype=prior.dtype)
         except Exception as e:  # from_pretrained raises many types; all mean the same to the user
             raise CheckpointError(f"{folder} holds no loadable student UNet: {e}") from e
-        prior = prior or info.teacher.setup(device)
         return cls(unet.to(device).eval().requires_grad_(False), prior, info.timestep)
 
 
