@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -215,6 +216,11 @@ def cmd_doctor(a: DoctorArgs) -> int:
     return doctor(["--outputs", str(a.outputs)])
 
 
+def _lazy(module: str, name: str) -> Callable[..., Any]:
+    """`module.name`, imported when first called (when its command runs), so `scoredream --help` stays torch-free."""
+    return lambda *args: getattr(importlib.import_module(module), name)(*args)
+
+
 @dataclass(frozen=True)
 class Command:
     summary: str
@@ -237,6 +243,12 @@ COMMANDS = {
                       "disk) and what a run will use", lambda _: DoctorArgs, cmd_doctor),
     "amortized": Command("train one text-conditioned generator over a prompt corpus (ASD, torchrun for several "
                          "processes), or sample objects from it", amortized_cli.options, amortized_cli.run),
+    "distill2d": Command("train a one-step text-to-image student (SwiftBrush: VSD of its own images)",
+                         _lazy("scoredream.distill2d.cli", "distill2d_defaults"),
+                         _lazy("scoredream.distill2d.cli", "cmd_distill2d")),
+    "sample2d": Command("sample PNGs from a one-step student in one UNet call each",
+                        _lazy("scoredream.distill2d.cli", "sample2d_options"),
+                        _lazy("scoredream.distill2d.cli", "cmd_sample2d")),
 }
 
 

@@ -18,43 +18,19 @@ import time
 from pathlib import Path
 
 import torch
-from diffusers import DDIMScheduler
-from PIL import Image
 
+from scoredream.distill2d.evaluate import save_grid
 from scoredream.priors import DiffusionPrior, load_prior
+from scoredream.priors.sampling import ddim_sample
 from scoredream.world.judge import load_judge
 from scoredream.world.shapes import COLOUR_NAMES, SHAPE_NAMES, SIDES, all_prompts, parse_prompt
-
-
-@torch.no_grad()
-def sample(
-    prior: DiffusionPrior, prompts: list[str], guidance: float, steps: int, generator: torch.Generator
-) -> torch.Tensor:
-    """DDIM (eta 0) with classifier-free guidance; images in [0, 1]."""
-    scheduler = DDIMScheduler.from_config(prior.scheduler.config)
-    scheduler.set_timesteps(steps)
-    size, device = prior.image_size, next(prior.unet.parameters()).device
-    cond, uncond = prior.encode_text(prompts), prior.encode_text([""]).expand(len(prompts), -1, -1)
-    x = torch.randn(len(prompts), 3, size, size, generator=generator).to(device)
-    for t in scheduler.timesteps:
-        tt = torch.full((2 * len(prompts),), int(t), device=device)
-        eps_c, eps_u = prior.predict_noise(torch.cat([x, x]), tt, torch.cat([cond, uncond])).chunk(2)
-        x = scheduler.step(eps_u + guidance * (eps_c - eps_u), t, x).prev_sample
-    return prior.decode(x)
 
 
 def sample_all(
     prior: DiffusionPrior, texts: list[str], args: argparse.Namespace, generator: torch.Generator
 ) -> torch.Tensor:
     chunks = [texts[i : i + args.batch] for i in range(0, len(texts), args.batch)]
-    return torch.cat([sample(prior, c, args.guidance, args.steps, generator) for c in chunks])
-
-
-def save_grid(images: torch.Tensor, columns: int, path: Path) -> None:
-    rows = images.reshape(-1, columns, *images.shape[1:])
-    grid = torch.cat([torch.cat(list(r), -1) for r in rows], -2)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray((grid.permute(1, 2, 0) * 255).round().byte().numpy()).save(path)
+    return torch.cat([ddim_sample(prior, c, args.guidance, args.steps, generator) for c in chunks])
 
 
 def main() -> None:

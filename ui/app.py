@@ -26,6 +26,7 @@ from ui.handlers import DOWNLOADS, ERRORS, KINDS, Handlers, Keys
 from ui.image_input import image_input
 from ui.jobs import JobRunner
 from ui.tasks import PriorCache
+from ui.text2image import text2image_tab
 
 POLL_SECONDS = 1.0
 STORAGE_KEY = "scoredream-jobs"
@@ -398,6 +399,7 @@ def build_app(outputs: Path, defaults: dict[str, Any] | None = None) -> gr.Block
         with gr.Tabs() as tabs:
             generate, convert, export = generate_tab(d), convert_tab(d), export_tab(d)
             runs = runs_tab([convert.source, export.source])
+            text2image_tab(outputs)
         job_tabs = [generate, convert, export]  # in the order of ui.handlers.KINDS
         for tab in job_tabs:
             tab.timer = gr.Timer(POLL_SECONDS, active=False)

@@ -120,33 +120,44 @@ class ScoreDistillation:
         progress: float,
         generator: torch.Generator | None = None,
     ) -> GuidanceOutput:
-        return self.distill(self.draw_inputs(rgb, cameras, prompt, progress, generator), generator)
+        x0 = self.prior.encode_images(rgb.permute(0, 3, 1, 2), generator)
+        return self.distill_images(x0, cameras, prompt, progress, generator)
+
+    def distill_images(
+        self,
+        x0: Float[Tensor, "B C h w"],
+        cameras: Cameras,
+        prompt: PromptEmbeddings,
+        progress: float,
+        generator: torch.Generator | None = None,
+    ) -> GuidanceOutput:
+        """The same on images already in the prior's x0 space (pixels in [-1, 1], or latents): what a 2D generator
+        outputs (scoredream.distill2d), so a latent one is not decoded and re-encoded to be scored."""
+        return self.distill(self.draw_inputs(x0, cameras, prompt, progress, generator), generator)
 
     def distill(self, inputs: DistillationInputs, generator: torch.Generator | None) -> GuidanceOutput:
-        """gradient() on the drawn inputs -> cleaned -> the surrogate loss on the renders."""
+        """gradient() on the drawn inputs -> cleaned -> the surrogate loss on x0 (which keeps its graph)."""
         with torch.no_grad():
             grad, stats = self.gradient(replace(inputs, x0=inputs.x0.detach()), generator)
         grad = clean_gradient(grad, self.config.grad_clip)
         return GuidanceOutput(surrogate_loss(inputs.x0, grad), inputs.t, float(grad.norm()), stats)
 
     def draw_noise(
-        self, rgb: Float[Tensor, "B H W 3"], progress: float, generator: torch.Generator | None
-    ) -> tuple[Tensor, Tensor, Tensor]:
-        """(x0, t, noise): the renders in the prior's space (with their graph), a t from the schedule, the noise."""
-        x0 = self.prior.encode_images(rgb.permute(0, 3, 1, 2), generator)
+        self, x0: Float[Tensor, "B C h w"], progress: float, generator: torch.Generator | None
+    ) -> tuple[Int[Tensor, " B"], Float[Tensor, "B C h w"]]:
+        """(t, noise) for x0: a t from the schedule at this point of the run, and Gaussian noise."""
         t = self.timesteps.sample(progress, x0.shape[0], self.prior.num_train_timesteps, generator).to(x0.device)
-        noise = torch.randn(x0.shape, generator=generator).to(x0)
-        return x0, t, noise
+        return t, torch.randn(x0.shape, generator=generator).to(x0)
 
     def draw_inputs(
         self,
-        rgb: Float[Tensor, "B H W 3"],
+        x0: Float[Tensor, "B C h w"],
         cameras: Cameras,
         prompt: PromptEmbeddings,
         progress: float,
         generator: torch.Generator | None,
     ) -> DistillationInputs:
-        x0, t, noise = self.draw_noise(rgb, progress, generator)
+        t, noise = self.draw_noise(x0, progress, generator)
         conditions = text_conditions(prompt, cameras.azimuth, cameras.elevation, self.config.perp_neg)
         return DistillationInputs(x0, t, noise, conditions, cameras, prompt, progress)
 

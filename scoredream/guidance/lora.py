@@ -55,10 +55,11 @@ def add_to_time_embedding(unet: nn.Module, extra: Tensor) -> Iterator[None]:
 class LoraUNet(nn.Module):
     """A UNet with one named LoRA adapter and a camera embedding; `trainable` lists exactly what VSD trains."""
 
-    def __init__(self, unet: UNet2DConditionModel, rank: int, prediction_type: str) -> None:
+    def __init__(self, unet: UNet2DConditionModel, rank: int, prediction_type: str, alpha: float | None = None) -> None:
         super().__init__()
         self.name = f"vsd{next(_names)}"  # unique, so two VSD runs can share one prior's UNet
-        unet.add_adapter(LoraConfig(r=rank, lora_alpha=rank, target_modules=LORA_TARGETS), adapter_name=self.name)
+        config = LoraConfig(r=rank, lora_alpha=alpha or rank, target_modules=LORA_TARGETS)  # scale alpha / rank
+        unet.add_adapter(config, adapter_name=self.name)
         self.layers = [m for m in unet.modules() if isinstance(m, BaseTunerLayer)]
         self.lora = {n: p for n, p in unet.named_parameters() if f".{self.name}." in n}
         for p in self.lora.values():

@@ -88,7 +88,8 @@ class NovelViewGuidance(ScoreDistillation):
     ) -> GuidanceOutput:
         if self.reference is None or self.reference_camera is None:
             raise RuntimeError("call set_reference(image, camera) before the novel-view guidance")
-        x0, t, noise = self.draw_noise(rgb, progress, generator)
+        x0 = self.prior.encode_images(rgb.permute(0, 3, 1, 2), generator)
+        t, noise = self.draw_noise(x0, progress, generator)
         cams = cameras.to(x0.device)
         d_el, d_az, d_dist = relative_camera(cams, self.reference_camera, self.config.distance_fovy)
         conditions = ViewConditions(self.reference, d_el, d_az, d_dist)

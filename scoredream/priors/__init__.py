@@ -2,7 +2,7 @@
 
 from scoredream.priors.diffusion_prior import DiffusionPrior, PriorConfig, PromptError
 from scoredream.priors.loading import PriorLoadError
-from scoredream.priors.prompts import VIEWS, PromptConfig, PromptEmbeddings, view_index, view_suffix
+from scoredream.priors.prompts import VIEWS, PromptBatch, PromptConfig, PromptEmbeddings, view_index, view_suffix
 
 
 def load_prior(model: str = "embedded", device: str = "cpu", **kwargs: object) -> DiffusionPrior:
@@ -14,6 +14,7 @@ __all__ = [
     "DiffusionPrior",
     "PriorConfig",
     "PriorLoadError",
+    "PromptBatch",
     "PromptConfig",
     "PromptEmbeddings",
     "PromptError",

@@ -165,6 +165,15 @@ class DiffusionModel(nn.Module):
             return (x_t - a.sqrt() * prediction) / (1 - a).sqrt()
         raise ValueError(f"unknown prediction type {kind}")
 
+    def to_sample(self, prediction: Tensor, x_t: Tensor, t: Tensor) -> Tensor:
+        """The model's prediction at (x_t, t) as x0, whatever it predicts (a one-step generator's output)."""
+        if self.prediction_type == "sample":
+            return prediction
+        a = self.alphas_cumprod[t.long()].view(-1, *[1] * (x_t.ndim - 1)).to(x_t)
+        if self.prediction_type == "v_prediction":
+            return a.sqrt() * x_t - (1 - a).sqrt() * prediction
+        return (x_t - (1 - a).sqrt() * self.to_epsilon(prediction, x_t, t)) / a.sqrt()
+
 
 class DiffusionPrior(DiffusionModel):
     """A text-to-image diffusion model seen as a score function over images (pixels or latents)."""

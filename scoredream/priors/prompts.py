@@ -71,3 +71,26 @@ class PromptEmbeddings:
         """(conditional, unconditional) embeddings, one row per camera."""
         idx = self.views(azimuth_deg.cpu(), elevation_deg.cpu()).to(self.cond.device)
         return self.cond[idx], self.uncond.expand(len(idx), -1, -1)
+
+
+class PromptBatch(PromptEmbeddings):
+    """One prompt per image, without view suffixes: what a 2D generator trains on (scoredream.distill2d). It
+    answers the guidance as PromptEmbeddings does, row i of every embedding belonging to image i."""
+
+    def __init__(self, prior: DiffusionPrior, prompts: list[str], negative_prompt: str = "") -> None:
+        if not prompts:
+            raise ValueError("a prompt batch needs at least one prompt")
+        self.texts = [prior.check_prompt(p) for p in prompts]
+        self.prompt = self.texts[0]
+        self.negative_prompt = negative_prompt.strip()
+        if self.negative_prompt:
+            prior.check_prompt(self.negative_prompt)
+        self.config = PromptConfig(view_dependent=False)
+        self.cond = prior.encode_text(self.texts)  # B L D
+        self.plain = self.cond
+        self.uncond = prior.encode_text([self.negative_prompt])  # 1 L D
+
+    def views(self, azimuth_deg: Tensor, elevation_deg: Tensor) -> Int[Tensor, " B"]:
+        if len(azimuth_deg) != len(self.texts):
+            raise ValueError(f"{len(self.texts)} prompts for {len(azimuth_deg)} images")
+        return torch.arange(len(self.texts))

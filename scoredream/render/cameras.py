@@ -100,3 +100,12 @@ def orbit_cameras(
     azimuth = azimuth_start + torch.arange(n, dtype=torch.float32) * (360.0 / n)
     full = torch.ones(n)
     return make_cameras(azimuth, full * elevation, full * distance, full * fovy)
+
+
+def unposed_cameras(n: int) -> Cameras:
+    """n images without a camera (a 2D generator's): an all-zero camera-to-world, which VSD's camera-conditioned
+    LoRA reads as its null camera (the one camera dropout trains it with), and azimuth/elevation 0 (the front
+    view, for view-dependent prompts)."""
+    zero = torch.zeros(n)
+    return Cameras(c2w=torch.zeros(n, 4, 4), fovy=zero, azimuth=zero.clone(), elevation=zero.clone(),
+                   distance=zero.clone())

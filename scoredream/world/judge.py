@@ -107,3 +107,15 @@ def load_judge(folder: Path | None = None, device: torch.device | str = "cpu") -
     judge = Judge(config)
     judge.load_state_dict(load_file(folder / "model.safetensors"))
     return judge.to(device).eval().requires_grad_(False)
+
+
+@torch.no_grad()
+def judged_right(judge: Judge, images: Float[Tensor, "B 3 H W"], texts: list[str]) -> Tensor:
+    """Per image: does the judge see its prompt's shape AND colour (texts are shapes-world prompts)?"""
+    from scoredream.world.shapes import parse_prompt
+
+    verdict = judge(images.to(next(judge.parameters()).device))
+    wanted = [parse_prompt(t) for t in texts]
+    shape = torch.tensor([SHAPE_NAMES.index(s) for _, s in wanted], device=verdict.shape.device)
+    colour = torch.tensor([COLOUR_NAMES.index(c) for c, _ in wanted], device=verdict.shape.device)
+    return ((verdict.shape == shape) & (verdict.colour == colour)).cpu()

@@ -1,0 +1,36 @@
+"""Multi-step sampling from a prior: the teacher's images that one-step students and evaluations compare with."""
+
+from __future__ import annotations
+
+import torch
+from jaxtyping import Float
+from torch import Tensor
+
+from scoredream.priors.diffusion_prior import DiffusionPrior
+
+
+@torch.no_grad()
+def ddim_sample(
+    prior: DiffusionPrior,
+    prompts: list[str],
+    guidance: float,
+    steps: int,
+    generator: torch.Generator | None = None,
+    negative_prompt: str = "",
+) -> Float[Tensor, "B 3 H W"]:
+    """DDIM (eta 0) with classifier-free guidance, all prompts in one batch; images in [0, 1]."""
+    from diffusers import DDIMScheduler
+
+    scheduler = DDIMScheduler.from_config(prior.scheduler.config)
+    scheduler.set_timesteps(steps)
+    config = prior.unet.config
+    size, device = config.sample_size, next(prior.unet.parameters()).device
+    size = size[0] if isinstance(size, (tuple, list)) else size
+    n = len(prompts)
+    cond, uncond = prior.encode_text(prompts), prior.encode_text([negative_prompt]).expand(n, -1, -1)
+    x = torch.randn(n, config.in_channels, size, size, generator=generator).to(device)
+    for t in scheduler.timesteps:
+        tt = torch.full((2 * n,), int(t), device=device)
+        eps_c, eps_u = prior.predict_noise(torch.cat([x, x]), tt, torch.cat([cond, uncond])).chunk(2)
+        x = scheduler.step(eps_u + guidance * (eps_c - eps_u), t, x).prev_sample
+    return prior.decode(x)

@@ -1,0 +1,97 @@
+"""The 2D tab: a prompt -> the one-step student's image at once, the teacher's 25-step DDIM sample beside it.
+
+The student is the shipped one (assets/student2d) or a student folder inside the outputs folder (written by
+`scoredream distill2d --output outputs/NAME`). Sampling is synchronous: one UNet call for the student, 50 for the
+teacher (25 DDIM steps with CFG), well under a second each on a CPU for the embedded prior.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import gradio as gr
+import torch
+from PIL import Image
+
+from scoredream.device import pick_device
+from scoredream.distill2d import OneStepStudent
+from scoredream.distill2d.sample import to_pil
+from scoredream.priors.loading import assets_dir
+from scoredream.priors.sampling import ddim_sample
+from ui.files import inside, public_text
+from ui.handlers import ERRORS
+
+SHIPPED = "shipped"
+TEACHER_STEPS = 25
+TEACHER_GUIDANCE = 2.0
+"""The embedded prior's best 2D sampling scale (assets/prior/EVAL.md), as scripts/bench_2d.py compares with."""
+SHOWN = 256
+
+
+@dataclass
+class Text2Image:
+    """Loads students once per folder and samples them and their teachers; errors become a message."""
+
+    outputs: Path
+    device: str = "auto"
+    _students: dict[Path, OneStepStudent] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def folder(self, student: str) -> Path:
+        name = (student or "").strip()
+        return assets_dir() / "student2d" if name in ("", SHIPPED) else inside(self.outputs, name)
+
+    def student(self, student: str) -> OneStepStudent:
+        folder = self.folder(student)
+        with self._lock:
+            if folder not in self._students:
+                self._students[folder] = OneStepStudent.from_pretrained(folder, device=pick_device(self.device))
+            return self._students[folder]
+
+    def sample(self, prompt: str, student: str, seed: float | None) -> tuple[Image.Image | None,
+                                                                          Image.Image | None, str]:
+        """(student image, teacher image, timing line); (None, None, message) on bad input."""
+        try:
+            model = self.student(student)
+            text = model.teacher.check_prompt(prompt)
+            generator_seed = int(seed or 0)
+            start = time.perf_counter()
+            mine = model.sample([text], torch.Generator().manual_seed(generator_seed))[0]
+            fast = time.perf_counter() - start
+            start = time.perf_counter()
+            theirs = ddim_sample(model.teacher, [text], TEACHER_GUIDANCE, TEACHER_STEPS,
+                                 torch.Generator().manual_seed(generator_seed))[0]
+            slow = time.perf_counter() - start
+        except ERRORS as e:
+            return None, None, f"**error:** {public_text(str(e), self.outputs)}"
+        shown = [to_pil(image).resize((SHOWN, SHOWN), Image.Resampling.NEAREST) for image in (mine, theirs)]
+        return (*shown, f"student: one UNet call, {1000 * fast:.0f} ms; teacher: {TEACHER_STEPS} DDIM steps "
+                        f"(CFG {TEACHER_GUIDANCE:g}), {1000 * slow:.0f} ms")
+
+
+def text2image_tab(outputs: Path) -> None:
+    """The tab and its events (no job runner: both samples come back within the request)."""
+    handler = Text2Image(outputs)
+    with gr.Tab("Text to image (one step)", id="text2image"), gr.Row():
+        with gr.Column(scale=2, min_width=300):
+            prompt = gr.Textbox(label="Prompt", placeholder="a red mug", max_lines=1, elem_id="t2i-prompt")
+            with gr.Row():
+                seed = gr.Number(0, label="Seed", precision=0, min_width=90)
+                student = gr.Textbox(SHIPPED, label="Student", info="shipped, or a student folder in outputs/ "
+                                     "(scoredream distill2d --output outputs/NAME)")
+            run = gr.Button("Sample", variant="primary")
+            gr.Markdown("A one-step student distilled from the prior by VSD (SwiftBrush): noise and prompt to image in "
+                        "one UNet call. The teacher's 25-step sample from the same noise seed is beside it. Use the "
+                        "image as the input of `scoredream generate --image`.")
+        with gr.Column(scale=3):
+            with gr.Row():
+                mine = gr.Image(label="Student (1 step)", type="pil", interactive=False, height=SHOWN,
+                                elem_classes="pixelated", elem_id="t2i-student")
+                theirs = gr.Image(label=f"Teacher ({TEACHER_STEPS} steps)", type="pil", interactive=False,
+                                  height=SHOWN, elem_classes="pixelated", elem_id="t2i-teacher")
+            timing = gr.Markdown(elem_id="t2i-timing")
+    run.click(handler.sample, [prompt, student, seed], [mine, theirs, timing], api_name="text2image")
+    prompt.submit(handler.sample, [prompt, student, seed], [mine, theirs, timing], api_visibility="private")
