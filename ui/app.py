@@ -22,6 +22,7 @@ from scoredream.train import GenerateConfig
 from scoredream.train.config import MAX_PROMPT_CHARS, MethodKind
 from scoredream.train.presets import PresetName, preset_values
 from scoredream.world.shapes import COLOUR_NAMES, SHAPE_NAMES
+from ui.amortized import amortized_tab
 from ui.handlers import DOWNLOADS, ERRORS, KINDS, Handlers, Keys
 from ui.image_input import image_input
 from ui.jobs import JobRunner
@@ -400,6 +401,7 @@ def build_app(outputs: Path, defaults: dict[str, Any] | None = None) -> gr.Block
             generate, convert, export = generate_tab(d), convert_tab(d), export_tab(d)
             runs = runs_tab([convert.source, export.source])
             text2image_tab(outputs)
+            amortized_tab(outputs)
         job_tabs = [generate, convert, export]  # in the order of ui.handlers.KINDS
         for tab in job_tabs:
             tab.timer = gr.Timer(POLL_SECONDS, active=False)

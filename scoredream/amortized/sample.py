@@ -68,15 +68,15 @@ def sample_object(loaded: LoadedGenerator, prompt: str, output_dir: Path, *, vid
     """Write the prompt's object as a run folder under `output_dir` that `render`, `export` and `convert` read."""
     config = loaded.object_config(prompt, output_dir)
     config.video.enabled, config.export.enabled = video and config.video.enabled, mesh and config.export.enabled
-    config.validate()  # an empty or over-long prompt fails here, before anything is written
+    config.validate()
+    t0 = time.perf_counter()
+    field = loaded.field(prompt)  # a prompt too long for the text encoder fails here, before anything is written
+    ms = 1000 * (time.perf_counter() - t0)
     folder = RunFolder(config.run_dir())
     check_run_can_finish(config, folder)
     with folder.lock():
         if folder.holds_run():
             raise RunFolderExists(f"{folder.root} already holds a run; sample into another --output-dir")
-        t0 = time.perf_counter()
-        field = loaded.field(prompt)
-        ms = 1000 * (time.perf_counter() - t0)
         save_json(config, folder.config)
         save_checkpoint(folder.checkpoint, config, loaded.checkpoint.step,
                         {"field": field, "background": loaded.background})

@@ -34,7 +34,7 @@ class TriplaneConfig(FieldExtentConfig):
         return TriplaneField(self)
 
 
-def sample_triplanes(planes: Float[Tensor, "3 C R R"], points: Float[Tensor, "N 3"]) -> Float[Tensor, "N 3C"]:
+def sample_triplanes(planes: Float[Tensor, "3 C R R"], points: Float[Tensor, "N 3"]) -> Float[Tensor, "N D"]:
     """Bilinear reads of the xy, xz and yz planes at points in [-1, 1]^3, concatenated per point."""
     coords = torch.stack([points[:, [0, 1]], points[:, [0, 2]], points[:, [1, 2]]])[:, :, None]  # 3 N 1 2
     feats = F.grid_sample(planes, coords, mode="bilinear", align_corners=True, padding_mode="border")  # 3 C N 1

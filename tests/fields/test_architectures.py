@@ -9,6 +9,7 @@ TINY = {
     "mlp": {"frequencies": 2, "depth": 2, "width": 16, "skip": 0},
     "tensorf": {"resolution": 16, "density_rank": 2, "appearance_rank": 3},
     "voxel": {"resolution": 12},
+    "triplane": {"resolution": 8, "channels": 4, "hidden_dim": 16},
 }
 
 
@@ -60,7 +61,7 @@ def test_voxel_reads_vertices_exactly_and_prune_empties_space():
         VoxelConfig(resolution=4).setup().prune()
 
 
-@pytest.mark.parametrize("kind", ["mlp", "tensorf", "voxel"])
+@pytest.mark.parametrize("kind", ["mlp", "tensorf", "voxel", "triplane"])
 def test_each_field_trains_by_score_distillation_and_reloads(tmp_path, pixel_prior, kind):
     cfg = GenerateConfig(prompt="a red cube", output_dir=tmp_path, run_name=kind, field=kind)
     setattr(cfg, kind, FIELD_CONFIGS[kind](**TINY[kind]))
