@@ -115,7 +115,7 @@ def main() -> None:
     }
     teacher_rate = next(iter(runs.values()))["images_per_s"]
     lines = [f"Shapes world, {args.samples} samples x 48 prompts, seed {args.seed}, {args.machine}, "
-             f"{args.threads} thread(s); `python scripts/bench_2d.py {args.student}`", "",
+             f"torch threads {args.threads}; `python scripts/bench_2d.py {args.student}`", "",
              "| sampler | judged accuracy (shape & colour) | diversity (mean pairwise RMS) | images/s | speed-up |",
              "|---|---|---|---|---|"]
     for i, (name, r) in enumerate(runs.items()):

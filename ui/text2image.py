@@ -1,8 +1,9 @@
 """The 2D tab: a prompt -> the one-step student's image at once, the teacher's 25-step DDIM sample beside it.
 
-The student is the shipped one (assets/student2d) or a student folder inside the outputs folder (written by
-`scoredream distill2d --output outputs/NAME`). Sampling is synchronous: one UNet call for the student, 50 for the
-teacher (25 DDIM steps with CFG), well under a second each on a CPU for the embedded prior.
+The student is the shipped one (assets/student2d, when one ships) or a student folder inside the outputs folder
+(`scoredream distill2d` writes outputs/student2d, the tab's default when none ships). Sampling is synchronous: one
+UNet call for the student, 50 for the teacher (25 DDIM steps with CFG): well under a second each for the embedded
+prior on a CPU.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ from ui.files import inside, public_text
 from ui.handlers import ERRORS
 
 SHIPPED = "shipped"
+TRAINED = "student2d"
+"""The folder `scoredream distill2d` writes by default (outputs/student2d): the tab's student when none ships."""
 TEACHER_STEPS = 25
 TEACHER_GUIDANCE = 2.0
 """The embedded prior's best 2D sampling scale (assets/prior/EVAL.md), as scripts/bench_2d.py compares with."""
@@ -80,8 +83,10 @@ def text2image_tab(outputs: Path) -> None:
             prompt = gr.Textbox(label="Prompt", placeholder="a red mug", max_lines=1, elem_id="t2i-prompt")
             with gr.Row():
                 seed = gr.Number(0, label="Seed", precision=0, min_width=90)
-                student = gr.Textbox(SHIPPED, label="Student", info="shipped, or a student folder in outputs/ "
-                                     "(scoredream distill2d --output outputs/NAME)")
+                shipped = (assets_dir() / "student2d" / "scoredream_student.json").exists()
+                student = gr.Textbox(SHIPPED if shipped else TRAINED, label="Student",
+                                     info="shipped, or a student folder in outputs/ (scoredream distill2d --output "
+                                          "outputs/NAME)")
             run = gr.Button("Sample", variant="primary")
             gr.Markdown("A one-step student distilled from the prior by VSD (SwiftBrush): noise and prompt to image in "
                         "one UNet call. The teacher's 25-step sample from the same noise seed is beside it. Use the "

@@ -60,7 +60,7 @@ class Distill2DConfig:
     """wall-clock budget of the training (0: none); it stops at whichever of steps and minutes comes first"""
     batch_size: int = 16
     """images per step, each with a prompt drawn at random"""
-    lr: float = 3e-5
+    lr: float = 3e-6
     """student AdamW learning rate (SwiftBrush on SD 2.1: 1e-6; the embedded prior: README)"""
     betas: tuple[float, float] = (0.9, 0.999)
     """student AdamW betas"""
