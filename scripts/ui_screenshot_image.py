@@ -2,6 +2,7 @@
 input image, no prompt (or --prompt for text plus image), the input view beside the result from the same camera.
 
     .venv/bin/python scripts/ui_screenshot_image.py [--example "a cyan mug"] [--prompt ""] [--steps 600] [--quick]
+        [--overrides JSON]
 
 writes docs/ui_image.png (the page scrolled to the result). Needs `pip install -e '.[ui]' playwright` and Chromium
 (Debian: `apt-get install -y chromium`). The run folder is made under a temporary outputs folder; `--quick` makes
@@ -50,13 +51,16 @@ def main() -> None:
     p.add_argument("--prompt", default="", help="a prompt as well: text plus image")
     p.add_argument("--steps", type=int, default=600)
     p.add_argument("--quick", action="store_true", help="a small turntable and mesh")
+    p.add_argument("--overrides", default="{}",
+                   help="more settings as JSON, e.g. '{\"image\": {\"novel_view_weight\": 0}}'")
     p.add_argument("--out", type=Path, default=Path("docs/ui_image.png"))
     p.add_argument("--chromium", default="/usr/bin/chromium")
     args = p.parse_args()
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    defaults = {"steps": args.steps, "overrides": json.dumps(QUICK) if args.quick else ""}
+    overrides = {**(QUICK if args.quick else {}), **json.loads(args.overrides)}
+    defaults = {"steps": args.steps, "overrides": json.dumps(overrides) if overrides else ""}
     with tempfile.TemporaryDirectory() as outputs:
         demo = launch("127.0.0.1", port, Path(outputs), defaults=defaults, block=False)
         start = time.perf_counter()
