@@ -4,9 +4,9 @@ input image, no prompt (or --prompt for text plus image), the input view beside 
     .venv/bin/python scripts/ui_screenshot_image.py [--example "a cyan mug"] [--prompt ""] [--steps 600] [--quick]
         [--overrides JSON]
 
-writes docs/ui_image.png (the page scrolled to the result). Needs `pip install -e '.[ui]' playwright` and Chromium
-(Debian: `apt-get install -y chromium`). The run folder is made under a temporary outputs folder; `--quick` makes
-the turntable and mesh small.
+writes docs/ui_image.png (the page from its top down to the input view's strip). Needs `pip install -e '.[ui]'
+playwright` and Chromium (Debian: `apt-get install -y chromium`). The run folder is made under a temporary outputs
+folder; `--quick` makes the turntable and mesh small.
 """
 
 from __future__ import annotations
@@ -39,9 +39,12 @@ def shoot(url: str, args: argparse.Namespace) -> None:
         page.get_by_text(f"{title}: done").wait_for(timeout=3_600_000)
         page.locator("#generate-input-view img").wait_for(state="visible", timeout=60_000)
         page.wait_for_timeout(3000)  # let the viewer draw the GLB
-        page.evaluate("document.getElementById('generate-input-view').scrollIntoView({block: 'center'})")
+        page.evaluate("window.scrollTo(0, 0)")
         page.wait_for_timeout(1500)
-        page.screenshot(path=str(args.out))
+        # From the top of the page to the input view's strip: the input image, the 3D result and the comparison.
+        bottom = page.locator("#generate-input-view").bounding_box()
+        page.screenshot(path=str(args.out), full_page=True,
+                        clip={"x": 0, "y": 0, "width": 1280, "height": bottom["y"] + bottom["height"] + 16})
         browser.close()
 
 
