@@ -2,10 +2,11 @@
 input image, no prompt (or --prompt for text plus image), the input view beside the result from the same camera.
 
     .venv/bin/python scripts/ui_screenshot_image.py [--example "a cyan mug"] [--prompt ""] [--steps 600] [--quick]
+        [--overrides JSON]
 
-writes docs/ui_image.png (the page scrolled to the result). Needs `pip install -e '.[ui]' playwright` and Chromium
-(Debian: `apt-get install -y chromium`). The run folder is made under a temporary outputs folder; `--quick` makes
-the turntable and mesh small.
+writes docs/ui_image.png (the page from its top down to the input view's strip). Needs `pip install -e '.[ui]'
+playwright` and Chromium (Debian: `apt-get install -y chromium`). The run folder is made under a temporary outputs
+folder; `--quick` makes the turntable and mesh small.
 """
 
 from __future__ import annotations
@@ -38,9 +39,12 @@ def shoot(url: str, args: argparse.Namespace) -> None:
         page.get_by_text(f"{title}: done").wait_for(timeout=3_600_000)
         page.locator("#generate-input-view img").wait_for(state="visible", timeout=60_000)
         page.wait_for_timeout(3000)  # let the viewer draw the GLB
-        page.evaluate("document.getElementById('generate-input-view').scrollIntoView({block: 'center'})")
+        page.evaluate("window.scrollTo(0, 0)")
         page.wait_for_timeout(1500)
-        page.screenshot(path=str(args.out))
+        # From the top of the page to the input view's strip: the input image, the 3D result and the comparison.
+        bottom = page.locator("#generate-input-view").bounding_box()
+        page.screenshot(path=str(args.out), full_page=True,
+                        clip={"x": 0, "y": 0, "width": 1280, "height": bottom["y"] + bottom["height"] + 16})
         browser.close()
 
 
@@ -50,13 +54,16 @@ def main() -> None:
     p.add_argument("--prompt", default="", help="a prompt as well: text plus image")
     p.add_argument("--steps", type=int, default=600)
     p.add_argument("--quick", action="store_true", help="a small turntable and mesh")
+    p.add_argument("--overrides", default="{}",
+                   help="more settings as JSON, e.g. '{\"image\": {\"novel_view_weight\": 0}}'")
     p.add_argument("--out", type=Path, default=Path("docs/ui_image.png"))
     p.add_argument("--chromium", default="/usr/bin/chromium")
     args = p.parse_args()
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    defaults = {"steps": args.steps, "overrides": json.dumps(QUICK) if args.quick else ""}
+    overrides = {**(QUICK if args.quick else {}), **json.loads(args.overrides)}
+    defaults = {"steps": args.steps, "overrides": json.dumps(overrides) if overrides else ""}
     with tempfile.TemporaryDirectory() as outputs:
         demo = launch("127.0.0.1", port, Path(outputs), defaults=defaults, block=False)
         start = time.perf_counter()

@@ -40,10 +40,11 @@ def job_key(page) -> str:
 
 
 def in_view(page, selector: str) -> bool:
-    """The element's top half is inside the window without scrolling."""
+    """The element's top half is inside the window without scrolling (a pixel's slack at the top: scrolling is in
+    whole pixels, layout in fractions, so an element scrolled into view may start at -0.1)."""
     box = page.locator(selector).bounding_box()
     height = page.viewport_size["height"]
-    return box is not None and box["y"] >= 0 and box["y"] + box["height"] / 2 <= height
+    return box is not None and box["y"] >= -1 and box["y"] + box["height"] / 2 <= height
 
 
 def set_overrides(page, text: str) -> None:
