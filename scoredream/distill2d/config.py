@@ -66,6 +66,12 @@ class Distill2DConfig:
     """student AdamW betas"""
     max_grad_norm: float | None = 1.0
     """clip the student's gradient norm (None: off)"""
+    lora_steps: int = 1
+    """VSD's LoRA optimiser steps per student step (the first inside the guidance; the fake score must keep up with
+    the student: SwiftBrush/DMD's two timescales)"""
+    ema_decay: float = 0.0
+    """decay of an exponential moving average of the student's weights, which evaluations and the saved student
+    use (0: off, the raw weights)"""
     min_signal: float = 0.02
     """the student's t is the last timestep whose alpha_bar >= this (SwiftBrush's t = T on SD 2.1 has 0.0047; the
     embedded prior's one-step images there are 19% out of range, at 0.02 (t = 908) 1%: README)"""
@@ -98,6 +104,10 @@ class Distill2DConfig:
             raise ConfigError("checkpoint_every must be >= 1, eval_every and threads >= 0")
         if not 0 < self.min_signal < 1:
             raise ConfigError(f"min_signal must be in (0, 1), got {self.min_signal}")
+        if self.lora_steps < 1 or not 0 <= self.ema_decay < 1:
+            raise ConfigError("lora_steps must be >= 1 and ema_decay in [0, 1)")
+        if self.lora_steps > 1 and self.method != "vsd":
+            raise ConfigError("lora_steps > 1 needs --method vsd (only VSD trains a LoRA)")
         if self.max_grad_norm is not None and self.max_grad_norm <= 0:
             raise ConfigError(f"max_grad_norm must be positive (or unset), got {self.max_grad_norm}")
 
