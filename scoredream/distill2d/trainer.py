@@ -107,7 +107,7 @@ class StudentTrainer:
         self.optimizer.step()
         self.update_ema()
         extra = [self.guidance.train_lora(x0.detach(), batch.plain, unposed_cameras(c.batch_size).c2w.to(x0.device),
-                                          self.generator) for _ in range(c.lora_steps - 1)]
+                                          self.generator) for _ in range(c.lora_steps - 1 if c.method == "vsd" else 0)]
         self.step += 1
         stats = {**out.stats, **({"lora_loss": extra[-1]} if extra else {})}
         return {"loss": float(out.loss.detach()), "grad_norm": out.grad_norm, "x0_std": float(x0.detach().std()),
