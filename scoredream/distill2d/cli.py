@@ -62,8 +62,9 @@ def cmd_distill2d(a: Distill2DArgs) -> int:
 
 @dataclass
 class Sample2DArgs:
-    """Sample images from a one-step student (one UNet call per image, no CFG): RGB PNGs on the plain background
-    the prior draws, valid inputs of `scoredream generate --image`."""
+    """Sample images from a one-step student (one UNet call per image, no CFG): RGB PNGs. Meant as inputs of
+    `scoredream generate --image`, whose loader needs a plain background (the students trained so far draw grainy,
+    tinted ones that it refuses: README)."""
 
     student: Annotated[Path, tyro.conf.Positional, tyro.conf.arg(metavar="STUDENT")]
     """a student folder written by `scoredream distill2d`"""

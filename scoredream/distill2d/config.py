@@ -66,6 +66,12 @@ class Distill2DConfig:
     """student AdamW betas"""
     max_grad_norm: float | None = 1.0
     """clip the student's gradient norm (None: off)"""
+    lora_steps: int = 3
+    """VSD's LoRA optimiser steps per student step (vsd only; the first inside the guidance): the fake score must
+    keep up with the student (DMD's two timescales); with 1 the embedded prior's students collapse (README)"""
+    ema_decay: float = 0.99
+    """decay of an exponential moving average of the student's weights, which evaluations and the saved student
+    use (0: off, the raw weights)"""
     min_signal: float = 0.02
     """the student's t is the last timestep whose alpha_bar >= this (SwiftBrush's t = T on SD 2.1 has 0.0047; the
     embedded prior's one-step images there are 19% out of range, at 0.02 (t = 908) 1%: README)"""
@@ -98,6 +104,8 @@ class Distill2DConfig:
             raise ConfigError("checkpoint_every must be >= 1, eval_every and threads >= 0")
         if not 0 < self.min_signal < 1:
             raise ConfigError(f"min_signal must be in (0, 1), got {self.min_signal}")
+        if self.lora_steps < 1 or not 0 <= self.ema_decay < 1:
+            raise ConfigError("lora_steps must be >= 1 and ema_decay in [0, 1)")
         if self.max_grad_norm is not None and self.max_grad_norm <= 0:
             raise ConfigError(f"max_grad_norm must be positive (or unset), got {self.max_grad_norm}")
 
@@ -109,5 +117,5 @@ def preset(name: str) -> Distill2DConfig:
     if name == "swiftbrush":
         vsd = VSDConfig(guidance_scale=4.5, timesteps=_uniform_t(), lora_rank=64, lora_alpha=108.0, lora_lr=1e-3,
                         camera_dropout=0.0)
-        return Distill2DConfig(vsd=vsd, lr=1e-6, max_grad_norm=None, min_signal=0.004)
+        return Distill2DConfig(vsd=vsd, lr=1e-6, max_grad_norm=None, min_signal=0.004, lora_steps=1, ema_decay=0.0)
     raise ConfigError(f"unknown preset '{name}' (choose cpu or swiftbrush)")

@@ -15,6 +15,8 @@ import json
 import math
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -81,6 +83,8 @@ class StudentTrainer:
         self.optimizer = torch.optim.AdamW(self.student.unet.parameters(), lr=config.lr, betas=config.betas,
                                            weight_decay=0.0)
         self.generator = torch.Generator().manual_seed(config.seed)
+        self.ema = ({k: v.detach().clone() for k, v in self.student.unet.state_dict().items()}
+                    if config.ema_decay else None)
         self.step, self.seconds, self.accuracy = 0, 0.0, None
         if resume:
             self.load_state()
@@ -101,9 +105,34 @@ class StudentTrainer:
         if c.max_grad_norm is not None:
             torch.nn.utils.clip_grad_norm_(self.student.unet.parameters(), c.max_grad_norm)
         self.optimizer.step()
+        self.update_ema()
+        extra = [self.guidance.train_lora(x0.detach(), batch.plain, unposed_cameras(c.batch_size).c2w.to(x0.device),
+                                          self.generator) for _ in range(c.lora_steps - 1 if c.method == "vsd" else 0)]
         self.step += 1
+        stats = {**out.stats, **({"lora_loss": extra[-1]} if extra else {})}
         return {"loss": float(out.loss.detach()), "grad_norm": out.grad_norm, "x0_std": float(x0.detach().std()),
-                **out.stats}
+                **stats}
+
+    def update_ema(self) -> None:
+        if self.ema is None:
+            return
+        with torch.no_grad():
+            for k, v in self.student.unet.state_dict().items():
+                if v.is_floating_point():
+                    self.ema[k].lerp_(v, 1 - self.config.ema_decay)
+
+    @contextmanager
+    def ema_weights(self) -> Iterator[None]:
+        """The student holds its EMA weights inside (evaluation, the saved folder), its raw ones again after."""
+        if self.ema is None:
+            yield
+            return
+        raw = {k: v.detach().clone() for k, v in self.student.unet.state_dict().items()}
+        self.student.unet.load_state_dict(self.ema)
+        try:
+            yield
+        finally:
+            self.student.unet.load_state_dict(raw)
 
     def evaluate(self) -> float | None:
         """Judged accuracy of 8 fixed-noise samples per shapes-world prompt (None off the shapes world)."""
@@ -112,7 +141,8 @@ class StudentTrainer:
         from scoredream.world.judge import load_judge
 
         judge = load_judge(device=next(self.student.unet.parameters()).device)
-        accuracy, _, images = judge_sampler(lambda texts, g: self.student.sample(texts, g), judge, samples=8)
+        with self.ema_weights():
+            accuracy, _, images = judge_sampler(lambda texts, g: self.student.sample(texts, g), judge, samples=8)
         save_grid(images[::8], 12, self.folder / SAMPLES_FILE)
         self.accuracy = accuracy
         return accuracy
@@ -121,9 +151,11 @@ class StudentTrainer:
         """The student folder, then the training state (both complete before the state says they are)."""
         self.folder.mkdir(parents=True, exist_ok=True)
         save_json(self.config, self.folder / CONFIG_FILE)
-        self.student.save_pretrained(self.folder)
+        with self.ema_weights():
+            self.student.save_pretrained(self.folder)
         state = {"step": self.step, "seconds": self.seconds,
                  "student": {k: v.detach().cpu() for k, v in self.student.unet.state_dict().items()},
+                 **({"ema": {k: v.cpu() for k, v in self.ema.items()}} if self.ema is not None else {}),
                  "optimizer": self.optimizer.state_dict(), "guidance": self.guidance.state_dict(),
                  "generator": self.generator.get_state()}
         _atomic(self.folder / STATE_FILE, lambda p: torch.save(state, p))
@@ -138,6 +170,8 @@ class StudentTrainer:
             self.optimizer.load_state_dict(state["optimizer"])
             self.guidance.load_state_dict(state["guidance"])
             self.generator.set_state(state["generator"])
+            if self.ema is not None:
+                self.ema = {k: v.to(self.ema[k].device) for k, v in state["ema"].items()}
         except Exception as e:  # unpickling and shape errors come in many types
             raise CheckpointError(f"cannot resume from {path}: {e}") from e
         self.step, self.seconds = int(state["step"]), float(state["seconds"])

@@ -104,7 +104,7 @@ def test_prompt_batch_gives_each_image_its_prompt(pixel_prior):
 
 
 def test_saved_student_loads_with_from_pretrained_and_gives_the_same_images(tiny_folder, tmp_path):
-    trainer = StudentTrainer(_config(tiny_folder, steps=1), tmp_path / "student")
+    trainer = StudentTrainer(_config(tiny_folder, steps=1, ema_decay=0.0), tmp_path / "student")  # raw = saved
     trainer.run(progress=False)
     unet = UNet2DConditionModel.from_pretrained(tmp_path / "student")
     for (name, a), b in zip(trainer.student.unet.state_dict().items(), unet.state_dict().values(), strict=True):
@@ -183,3 +183,22 @@ def test_cli_trains_samples_and_refuses_bad_input(tiny_folder, tmp_path, capsys)
     assert main(["sample2d", str(student), "a red cube", "  ", "--output", str(empty)]) == 2
     assert main(["sample2d", str(tmp_path), "a red cube", "--output", str(empty)]) == 2  # not a student folder
     assert not empty.exists()
+
+
+def test_extra_lora_steps_and_the_ema_student(tiny_folder, tmp_path, monkeypatch):
+    """lora_steps=3: the guidance's LoRA takes 3 AdamW steps per student step (the 2 extra through its own
+    train_lora); ema_decay: the saved student and a resumed run hold the weights' moving average, not the raw ones."""
+    calls = []
+    original = VSDGuidance.train_lora
+    monkeypatch.setattr(VSDGuidance, "train_lora", lambda self, *a: calls.append(1) or original(self, *a))
+    trainer = StudentTrainer(_config(tiny_folder, steps=2, lora_steps=3, ema_decay=0.5), tmp_path / "run")
+    start = {k: v.clone() for k, v in trainer.student.unet.state_dict().items()}
+    trainer.run(progress=False)
+    assert len(calls) == 6 and trainer.guidance.optimizer.state_dict()["state"][0]["step"] == 6
+    raw = trainer.student.unet.state_dict()
+    name = next(k for k in raw if not torch.equal(raw[k], start[k]))
+    saved = UNet2DConditionModel.from_pretrained(tmp_path / "run").state_dict()[name]
+    assert torch.allclose(saved, trainer.ema[name]) and not torch.allclose(saved, raw[name])
+    assert torch.equal(trainer.student.unet.state_dict()[name], raw[name])  # raw weights back after the save
+    resumed = StudentTrainer(_config(tiny_folder, lora_steps=3, ema_decay=0.5), tmp_path / "run", resume=True)
+    assert torch.equal(resumed.ema[name], trainer.ema[name])
