@@ -36,16 +36,16 @@ from scoredream.amortized.config import AmortizedConfig
 from scoredream.amortized.corpus import load_corpus
 from scoredream.amortized.generators import TextToField
 from scoredream.device import pick_device
-from scoredream.errors import CheckpointError, TrainingDiverged
+from scoredream.errors import TrainingDiverged
 from scoredream.guidance import Guidance
 from scoredream.priors import DiffusionPrior, PromptEmbeddings
 from scoredream.render.background import Background
 from scoredream.render.cameras import Cameras
 from scoredream.render.shading import Lighting
 from scoredream.render.volume import render
-from scoredream.run_folder import RunFolder, RunFolderExists
+from scoredream.run_folder import RunFolder
 from scoredream.serialization import ConfigError, save_json
-from scoredream.train.checkpoint import load_module, load_trainer_state
+from scoredream.train.checkpoint import load_module, load_trainer_state, resume_point
 from scoredream.train.interrupt import Interrupted, stop_on_interrupt
 from scoredream.train.trainer import opacity_regularisers
 
@@ -192,7 +192,7 @@ def train_generator(
         folder = RunFolder(config.run_dir())
         # Rank 0 alone writes the folder, and holds its lock while it does.
         with folder.lock() if processes.rank == 0 else contextlib.nullcontext():
-            resumed = resume_point(folder, config, resume)
+            resumed = resume_point(folder, resume, config.train.steps, load_generator_checkpoint)
             run = build_run(config, folder, processes, prompts, prior, device)
             if resumed is not None:
                 restore_run(run, resumed)
@@ -228,20 +228,6 @@ def check_batch(config: AmortizedConfig, processes: Processes) -> None:
     if config.method == "vsd" and processes.world > 1:
         raise ConfigError("VSD's LoRA is trained inside each guidance call, unsynchronised across processes; train "
                           "VSD in one process (ASD and SDS run data-parallel)")
-
-
-def resume_point(folder: RunFolder, config: AmortizedConfig, resume: bool) -> GeneratorCheckpoint | None:
-    if not resume:
-        if folder.holds_run():
-            raise RunFolderExists(f"the run folder {folder.root} already holds a run; continue it with --resume, or "
-                                  "start a new one under another --run-name")
-        return None
-    if not folder.checkpoint.exists():
-        raise CheckpointError(f"nothing to resume: {folder.checkpoint} does not exist")
-    ckpt = load_generator_checkpoint(folder.checkpoint)
-    if ckpt.step > config.train.steps:
-        raise ConfigError(f"the checkpoint is at step {ckpt.step}, past --train.steps {config.train.steps}")
-    return ckpt
 
 
 def build_run(config: AmortizedConfig, folder: RunFolder, processes: Processes, prompts: list[str],

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
 import torch
 from safetensors import SafetensorError
@@ -18,7 +19,7 @@ from scoredream.errors import CheckpointError
 from scoredream.fields import Field, build_field
 from scoredream.fields.hashgrid import GridLayoutError, state_layout
 from scoredream.render.background import Background
-from scoredream.run_folder import CHECKPOINT_FILE, RunFolder
+from scoredream.run_folder import CHECKPOINT_FILE, RunFolder, RunFolderExists
 from scoredream.serialization import ConfigError, from_dict, to_dict
 from scoredream.train.config import GenerateConfig
 
@@ -151,3 +152,29 @@ def load_trainer_state(path: Path, step: int) -> dict:
     if int(state.get("step", step)) != step:
         raise CheckpointError(f"cannot resume: {found} is at step {state['step']} but {path.name} at step {step}")
     return state
+
+
+@runtime_checkable  # the tests check annotations at run time (beartype)
+class _Stepped(Protocol):
+    step: int
+
+
+Resumable = TypeVar("Resumable", bound=_Stepped)
+
+
+def resume_point(folder: RunFolder, resume: bool, steps: int, load: Callable[[Path], Resumable]) -> Resumable | None:
+    """The checkpoint to resume from (read by `load`), or None for a new run; refuses what would silently lose or
+    relabel work: a new run over an old one, a resume of nothing, a checkpoint past the steps asked for."""
+    if not resume:
+        if folder.holds_run():
+            raise RunFolderExists(f"the run folder {folder.root} already holds a run; continue it with --resume, or "
+                                  "start a new one under another --run-name")
+        return None
+    if not folder.checkpoint.exists():
+        raise CheckpointError(f"nothing to resume: {folder.checkpoint} does not exist (run without --resume to "
+                              "start this run)")
+    ckpt = load(folder.checkpoint)
+    if ckpt.step > steps:
+        raise ConfigError(f"the checkpoint is at step {ckpt.step}, past --train.steps {steps}; ask for at least "
+                          f"{ckpt.step} steps to resume it")
+    return ckpt

@@ -29,14 +29,14 @@ from scoredream.priors import DiffusionPrior, PromptEmbeddings
 from scoredream.priors.novel_view import NovelViewPrior
 from scoredream.render.background import Background
 from scoredream.render.cameras import Cameras
-from scoredream.run_folder import RunFolder, RunFolderExists
-from scoredream.serialization import ConfigError, save_json, to_dict
+from scoredream.run_folder import RunFolder
+from scoredream.serialization import save_json, to_dict
 from scoredream.train.checkpoint import (
     Checkpoint,
-    CheckpointError,
     load_checkpoint,
     load_module,
     load_trainer_state,
+    resume_point,
     save_checkpoint,
 )
 from scoredream.train.config import GenerateConfig, OptimConfig
@@ -138,7 +138,7 @@ def generate(
     loaded = load_run_reference(config, folder, resume)  # a bad image fails here, before anything is written
     check_run_can_finish(config, folder)
     with folder.lock():
-        resumed = resume_point(folder, config, resume)
+        resumed = resume_point(folder, resume, config.train.steps, load_checkpoint)
         if config.uses_text:
             prior = prior if prior is not None else config.prior.setup(device)
         # Before anything is written: the novel-view prior checks the input camera against its training range.
@@ -163,23 +163,6 @@ def generate(
         result = finish(run, step, stopped, report)
         result.seconds = {"train": trained, **result.seconds}
         return result
-
-
-def resume_point(folder: RunFolder, config: GenerateConfig, resume: bool) -> Checkpoint | None:
-    """The checkpoint to resume from, or None for a new run; refuses what would silently lose or relabel work."""
-    if not resume:
-        if folder.holds_run():
-            raise RunFolderExists(f"the run folder {folder.root} already holds a run; continue it with --resume, or "
-                                  "start a new one under another --run-name")
-        return None
-    if not folder.checkpoint.exists():
-        raise CheckpointError(f"nothing to resume: {folder.checkpoint} does not exist (run without --resume to "
-                              "start this run)")
-    ckpt = load_checkpoint(folder.checkpoint)
-    if ckpt.step > config.train.steps:
-        raise ConfigError(f"the checkpoint is at step {ckpt.step}, past --train.steps {config.train.steps}; ask for "
-                          f"at least {ckpt.step} steps to resume it")
-    return ckpt
 
 
 def image_conditioning(config: GenerateConfig, reference: ReferenceView | None, device: torch.device,
