@@ -322,15 +322,15 @@ class NovelViewPrior(DiffusionModel):
         d_distance: Float[Tensor, " B"],
         guidance_scale: float,
     ) -> Float[Tensor, "B C h w"]:
-        """eps_u + s (eps_c - eps_u), both branches in one UNet call."""
+        """eps_u + s (eps_c - eps_u), both branches in one UNet call (predict_noise with the second half
+        unconditional)."""
         batch = x_t.shape[0]
         condition = condition.expand(batch) if condition.latent.shape[0] == 1 else condition
-        token = self.conditioning_token(condition, zero123_camera(d_elevation, d_azimuth, d_distance))
-        tokens = torch.cat([token, torch.zeros_like(token)]).to(self.dtype)
-        latents = torch.cat([condition.latent, torch.zeros_like(condition.latent)]).to(self.dtype)
-        x = torch.cat([x_t.repeat(2, 1, 1, 1).to(self.dtype), latents], 1)
-        out = self.unet(x, t.repeat(2), encoder_hidden_states=tokens).sample
-        eps_c, eps_u = self.to_epsilon(out.float(), x_t.repeat(2, 1, 1, 1).float(), t.repeat(2)).chunk(2)
+        both = ImageCondition(condition.embedding.repeat(2, 1, 1), condition.latent.repeat(2, 1, 1, 1))
+        unconditional = torch.arange(2 * batch, device=x_t.device) >= batch
+        eps = self.predict_noise(x_t.repeat(2, 1, 1, 1), t.repeat(2), both, d_elevation.repeat(2),
+                                 d_azimuth.repeat(2), d_distance.repeat(2), unconditional)
+        eps_c, eps_u = eps.chunk(2)
         return eps_u + guidance_scale * (eps_c - eps_u)
 
 
