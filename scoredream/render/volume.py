@@ -36,6 +36,8 @@ class RenderOutput:
     depth: Float[Tensor, "B H W 1"]
     orientation: Float[Tensor, ""] | None = None
     """mean over rays of sum_i w_i max(0, n_i . d)^2: normals facing away from the camera (when asked)"""
+    distortion: Float[Tensor, ""] | None = None
+    """mean over rays of mip-NeRF 360's distortion loss: how spread out along the ray the weights are (when asked)"""
 
 
 def sphere_interval(
@@ -106,6 +108,19 @@ def composite(
     return alpha * transmittance
 
 
+def distortion_loss(
+    weights: Float[Tensor, "N S"], t: Float[Tensor, "N S"], deltas: Float[Tensor, "N S"]
+) -> Float[Tensor, " N"]:
+    """mip-NeRF 360's distortion loss (nerfstudio's `distortion_loss`), per ray: sum_ij w_i w_j |t_i - t_j| +
+    1/3 sum_i w_i^2 delta_i. It is smallest when a ray's weight sits in one short interval, so a soft shell of
+    low density, which renders like a surface but puts it nowhere in particular, is pushed into a thin one. The
+    pairwise sum in O(S): 2 sum_i w_i (t_i W_<i - (wt)_<i) with exclusive prefix sums (t sorted along the ray)."""
+    w_before = torch.cumsum(weights, -1) - weights
+    wt_before = torch.cumsum(weights * t, -1) - weights * t
+    pairwise = 2 * (weights * (t * w_before - wt_before)).sum(-1)
+    return pairwise + (weights**2 * deltas).sum(-1) / 3
+
+
 def query_field(
     field: Field, points: Float[Tensor, "P 3"], chunk: int, occupancy: OccupancyGrid | None = None
 ) -> tuple[Float[Tensor, " P"], Float[Tensor, "P 3"]]:
@@ -174,9 +189,10 @@ def render(
     occupancy: OccupancyGrid | None = None,
     lighting: Lighting | None = None,
     orientation: bool = False,
+    distortion: bool = False,
 ) -> RenderOutput:
     """`occupancy` (renders without gradients): samples outside its cells count as empty and are not queried.
-    `lighting`: shade the samples (None: albedo). `orientation`: also return the orientation penalty."""
+    `lighting`: shade the samples (None: albedo). `orientation`, `distortion`: also return that penalty."""
     config = config or RenderConfig()
     origins, dirs = camera_rays(cameras, height, width)
     o, d = origins.reshape(-1, 3), dirs.reshape(-1, 3)
@@ -207,4 +223,6 @@ def render(
         opacity=opacity.reshape(*shape, 1),
         depth=depth.reshape(*shape, 1),
         orientation=penalty,
+        distortion=(distortion_loss(weights, t, deltas).mean() if len(idx) else o.new_zeros(())) if distortion
+        else None,
     )

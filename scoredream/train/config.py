@@ -68,6 +68,9 @@ class TrainConfig:
     """weight of the opacity entropy, which pushes opacity to 0 or 1"""
     opacity_start: float = 0.0
     """fraction of the run from which the opacity entropy applies"""
+    distortion_weight: float = 0.0
+    """weight of mip-NeRF 360's distortion loss (mean over rays), which gathers each ray's weight into one short
+    interval: a thin surface instead of a soft shell"""
     orientation_weight: tuple[float, float] = (0.0, 0.0)
     """weight of the orientation loss mean_rays sum_i w_i max(0, n_i . d)^2 (normals must face the camera) at the
     start of the run and from orientation_ramp on, linear in between (threestudio DreamFusion: 10 -> 1000)"""

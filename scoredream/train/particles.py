@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import torch
-from jaxtyping import Float
 from torch import Tensor
 
 from scoredream.fields import Field
 from scoredream.render.background import Background
 from scoredream.render.cameras import Cameras
 from scoredream.render.shading import Lighting
-from scoredream.render.volume import RenderConfig, render
+from scoredream.render.volume import RenderConfig, RenderOutput, render
 
 
 def render_particles(
@@ -22,14 +21,22 @@ def render_particles(
     generator: torch.Generator | None,
     lighting: Lighting | None = None,
     orientation: bool = False,
-) -> tuple[Float[Tensor, "B H W 3"], Float[Tensor, "B H W 1"], Tensor | None]:
-    """Field i renders cameras [i * k, (i + 1) * k) with k = len(cameras) / len(fields): (rgb, opacity) in that
-    order, and the mean orientation penalty (when asked)."""
+    distortion: bool = False,
+) -> RenderOutput:
+    """Field i renders cameras [i * k, (i + 1) * k) with k = len(cameras) / len(fields): the images in that order,
+    and the penalties asked for, as means over the fields."""
     k = len(cameras) // len(fields)
     outs = []
     for i, f in enumerate(fields):
         light = None if lighting is None else lighting.for_cameras(slice(i * k, (i + 1) * k))
         outs.append(render(f, cameras[i * k : (i + 1) * k], resolution, resolution, background, config,
-                           training=True, generator=generator, lighting=light, orientation=orientation))
-    penalty = torch.stack([o.orientation for o in outs]).mean() if orientation else None  # type: ignore[misc]
-    return torch.cat([o.rgb for o in outs]), torch.cat([o.opacity for o in outs]), penalty
+                           training=True, generator=generator, lighting=light, orientation=orientation,
+                           distortion=distortion))
+
+    def mean(name: str) -> Tensor | None:
+        values = [getattr(o, name) for o in outs]
+        return None if values[0] is None else torch.stack(values).mean()
+
+    return RenderOutput(rgb=torch.cat([o.rgb for o in outs]), opacity=torch.cat([o.opacity for o in outs]),
+                        depth=torch.cat([o.depth for o in outs]), orientation=mean("orientation"),
+                        distortion=mean("distortion"))

@@ -321,18 +321,21 @@ def random_view_losses(run: Run, step: int, progress: float) -> tuple[Tensor, di
     cams = cams.to(next(run.particles[0].parameters()).device)
     lighting = config.shading.draw(progress, cams, generator)
     orientation_weight = config.train.orientation_weight_at(progress)
-    rgb, opacity, orientation = render_particles(run.particles, cams, config.train.resolution_at(step),
-                                                 run.background, config.render, generator, lighting,
-                                                 orientation=orientation_weight > 0)
-    loss, row = guidance_losses(run, rgb, cams, progress)
-    sparsity, binary = opacity_regularisers(opacity)
+    out = render_particles(run.particles, cams, config.train.resolution_at(step), run.background, config.render,
+                           generator, lighting, orientation=orientation_weight > 0,
+                           distortion=config.train.distortion_weight > 0)
+    loss, row = guidance_losses(run, out.rgb, cams, progress)
+    sparsity, binary = opacity_regularisers(out.opacity)
     loss = loss + config.train.sparsity_weight * sparsity
     if progress >= config.train.opacity_start:
         loss = loss + config.train.opacity_weight * binary
-    if orientation is not None:
-        loss = loss + orientation_weight * orientation
-        row["orientation"] = orientation.item()
-    return loss, {"opacity": opacity.mean().item(), **row}
+    if out.orientation is not None:
+        loss = loss + orientation_weight * out.orientation
+        row["orientation"] = out.orientation.item()
+    if out.distortion is not None:
+        loss = loss + config.train.distortion_weight * out.distortion
+        row["distortion"] = out.distortion.item()
+    return loss, {"opacity": out.opacity.mean().item(), **row}
 
 
 def finish_bars() -> Callable[[FinishStage], None]:

@@ -171,3 +171,26 @@ def test_importance_sampled_render_matches_a_dense_render():
     dense = render(ball, cams, 24, 24, bg, RenderConfig(num_samples=512))
     sparse = render(ball, cams, 24, 24, bg, RenderConfig(num_samples=32, importance_samples=32))
     assert (dense.opacity - sparse.opacity).abs().mean() < 0.02
+
+
+def test_distortion_loss_equals_its_pairwise_definition():
+    from scoredream.render.volume import distortion_loss
+
+    g = torch.Generator().manual_seed(0)
+    t = torch.rand(4, 16, generator=g).sort(-1).values
+    deltas, weights = torch.rand(4, 16, generator=g) * 0.1, torch.rand(4, 16, generator=g) / 16
+    pairwise = (weights[:, :, None] * weights[:, None, :] * (t[:, :, None] - t[:, None, :]).abs()).sum((1, 2))
+    expected = pairwise + (weights**2 * deltas).sum(-1) / 3
+    assert torch.allclose(distortion_loss(weights, t, deltas), expected, atol=1e-6)
+
+
+def test_distortion_is_larger_for_a_soft_shell_than_for_a_hard_surface():
+    """Two balls that both render (nearly) opaque: the low-density one spreads each ray's weight through its depth,
+    the steep one puts it at the surface, and the distortion penalty tells them apart."""
+    cams, bg = _front_camera(), BackgroundConfig(kind="solid").setup()
+    soft = render(ConstantBall(sigma=4.0, radius=0.5), cams, 16, 16, bg, RenderConfig(64), distortion=True)
+    hard = render(analytic_ball(), cams, 16, 16, bg, RenderConfig(64), distortion=True)
+    centre = (slice(None), slice(6, 10), slice(6, 10))
+    assert soft.opacity[centre].min() > 0.9 and hard.opacity[centre].min() > 0.9
+    assert soft.distortion.item() > 2 * hard.distortion.item()
+    assert render(analytic_ball(), cams, 16, 16, bg).distortion is None
