@@ -62,9 +62,11 @@ def cmd_distill2d(a: Distill2DArgs) -> int:
 
 @dataclass
 class Sample2DArgs:
-    """Sample images from a one-step student (one UNet call per image, no CFG): RGB PNGs. Meant as inputs of
-    `scoredream generate --image`, whose loader needs a plain background (the students trained so far draw grainy,
-    tinted ones that it refuses: README)."""
+    """Sample images from a one-step student (one UNet call per image, no CFG): RGBA PNGs whose alpha is the
+    object's matte (image-to-3D's background separation at the prior's resolution, after a median filter against
+    grain), the inputs of `scoredream generate --image FILE PROMPT`. A sample without a plain background is written
+    as RGB with a warning (image-to-3D refuses it). `scoredream generate --text-image --student STUDENT PROMPT` does
+    both in one command."""
 
     student: Annotated[Path, tyro.conf.Positional, tyro.conf.arg(metavar="STUDENT")]
     """a student folder written by `scoredream distill2d`"""
