@@ -9,11 +9,14 @@ image-to-3D's loader (`object_rgba`, default background threshold): passing when
 judge's accuracy on the samples and, for the accepted ones, on the loader's object on white (the matte kept the
 object); the samples' per-pixel grain; and the loader on the same images saved as plain RGB (its own separation
 at 256 px: what sample2d wrote before the matte). Samplers: `teacher` (the prior's DDIM, --ddim-steps steps, CFG
---guidance), `student:FOLDER` (a `scoredream distill2d` student), `untrained` (a student copied from the prior).
+--guidance), `student:FOLDER` (a `scoredream distill2d` student), `refined:FOLDER` (its images finished by the
+teacher's last REFINE_STEPS DDIM steps, as `generate --text-image --student` draws them), `untrained` (a student
+copied from the prior).
 
 Part 2 (--chain PROMPTS): each prompt through `scoredream generate --text-image PROMPT` (`text_image_3d`, the first
 sampler draws the image, seed 0; image-to-3D at its defaults or --steps), scored as scripts/bench_image.py scores
-image runs (`score_field`: judge over 8 orbit views, 3D IoU, colour error; PSNR at the input camera).
+image runs (`score_field`: judge over 8 orbit views, 3D IoU, colour error; the judge on the view opposite the
+input; PSNR at the input camera against the reference view the run fitted, at the training resolution).
 Writes OUT/text_image_3d.md and prints it.
 """
 
@@ -25,19 +28,20 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from bench_image import input_view_psnr
+from bench_image import back_view_correct
 
 from scoredream.distill2d import OneStepStudent
 from scoredream.distill2d.evaluate import Sampler
-from scoredream.distill2d.sample import slug, write_images
+from scoredream.distill2d.sample import REFINE_STEPS, refine, slug, write_images
 from scoredream.distill2d.text_image import text_image_3d
 from scoredream.errors import ImageError
-from scoredream.image import ImageConfig, reference_camera
+from scoredream.image import ImageConfig, load_reference, psnr
 from scoredream.image.load import object_rgba
 from scoredream.priors import load_prior
 from scoredream.priors.sampling import ddim_sample
+from scoredream.run_folder import RunFolder
 from scoredream.train import GenerateConfig, load_checkpoint
-from scoredream.world.evaluate import score_field
+from scoredream.world.evaluate import evaluation_render, score_field
 from scoredream.world.judge import judged_right, load_judge
 from scoredream.world.shapes import all_prompts
 
@@ -48,7 +52,14 @@ def make_sampler(name: str, args: argparse.Namespace) -> Sampler:
         return lambda texts, g: ddim_sample(prior, texts, args.guidance, args.ddim_steps, g)
     if name == "untrained":
         return OneStepStudent.from_teacher(load_prior(args.prior)).eval().sample
-    return OneStepStudent.from_pretrained(Path(name.removeprefix("student:"))).sample
+    student = OneStepStudent.from_pretrained(student_folder(name))
+    if name.startswith("refined:"):
+        return lambda texts, g: refine(student, student.sample(texts, g), texts, g)
+    return student.sample
+
+
+def student_folder(name: str) -> Path:
+    return Path(name.split(":", 1)[1])
 
 
 def grain(images: torch.Tensor) -> float:
@@ -94,30 +105,39 @@ def loader_pass_rate(name: str, sampler: Sampler, args: argparse.Namespace, judg
 
 
 def chain(prompt: str, sampler_name: str, args: argparse.Namespace, judge) -> str:
-    """One prompt through text -> image -> 3D, scored in the world frame (input camera azimuth 0)."""
+    """One prompt through text -> image -> 3D, scored in the world frame (the input camera's azimuth 0 is the
+    world's front); a finished run is scored again, not retrained."""
     settings = GenerateConfig(prompt=prompt, output_dir=args.out / "chain" / slug(sampler_name))
+    settings.run_name = f"{prompt.replace(' ', '-')}-sds-image-s0"
     settings.prior.model = settings.image.prior.model = args.prior
     settings.video.enabled = settings.export.enabled = False
     settings.train.preview_every = 0
     if args.steps:
         settings.train.steps = args.steps
-    student = None if sampler_name == "teacher" else Path(sampler_name.removeprefix("student:"))
-    start = time.perf_counter()
-    result = text_image_3d(settings, student, args.ddim_steps, args.guidance, progress=False)
-    seconds = time.perf_counter() - start
-    ckpt = load_checkpoint(result.checkpoint)
-    field, shaded = ckpt.build_field(), ckpt.config.shading.enabled
+    student = None if sampler_name == "teacher" else student_folder(sampler_name)
+    refine_steps = REFINE_STEPS if sampler_name.startswith("refined:") else 0
+    ckpt_path, timing = RunFolder(settings.run_dir()).checkpoint, settings.run_dir() / "bench_seconds.txt"
+    if not (ckpt_path.exists() and load_checkpoint(ckpt_path).step == settings.train.steps):
+        start = time.perf_counter()
+        text_image_3d(settings, student, args.ddim_steps, args.guidance, refine_steps, progress=False)
+        timing.write_text(f"{time.perf_counter() - start}\n")
+    seconds = float(timing.read_text()) if timing.exists() else float("nan")
+    ckpt = load_checkpoint(ckpt_path)
+    field, shaded, image = ckpt.build_field(), ckpt.config.shading.enabled, ckpt.config.image
     score = score_field(field, prompt, judge, shaded=shaded)
-    image = ckpt.config.image
-    psnr = input_view_psnr(field, Path(image.path), reference_camera(image), shaded)
+    reference = load_reference(image, image.resolution or ckpt.config.train.resolution)
+    with torch.no_grad():
+        render = evaluation_render(field, reference.camera, reference.rgb.shape[-1], shaded).rgb[0]
+    at_input = psnr(render.clamp(0, 1).cpu(), reference.rgb.permute(1, 2, 0))
+    back = back_view_correct(field, prompt, reference.camera, judge, shaded)
     return (f"| {sampler_name} | {prompt} | {score.judge_accuracy:.2f} | {score.iou:.3f} | {score.colour_error:.3f} "
-            f"| {psnr:.1f} | {ckpt.step} | {seconds / 60:.1f} |")
+            f"| {'right' if back else 'wrong'} | {at_input:.1f} | {ckpt.step} | {seconds / 60:.1f} |")
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--samplers", nargs="+", default=["teacher", "untrained"],
-                   help="teacher, untrained, or student:FOLDER")
+                   help="teacher, untrained, student:FOLDER or refined:FOLDER")
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
     p.add_argument("--size", type=int, default=256, help="PNG side, as sample2d's default")
     p.add_argument("--prior", default="embedded")
@@ -143,8 +163,8 @@ def main() -> None:
                          f"| {r['kept']:.1%} | {r['rgb']:.1%} |")
             print(lines[-1], flush=True)
     if args.chain:
-        lines += ["", "| sampler | prompt | judge acc. (8 views) | 3D IoU | colour error | input-view PSNR | steps "
-                  "| minutes (image + 3D) |", "|---|---|---|---|---|---|---|---|"]
+        lines += ["", "| sampler | prompt | judge acc. (8 views) | 3D IoU | colour error | back view "
+                  "| input-view PSNR (dB) | steps | minutes (image + 3D) |", "|---|---|---|---|---|---|---|---|---|"]
         for prompt in args.chain:
             lines.append(chain(prompt, args.samplers[0], args, judge))
             print(lines[-1], flush=True)
