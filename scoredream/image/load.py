@@ -8,10 +8,10 @@ background's; the largest connected region is kept (specks of noise go) and hole
 the image are filled (JPEG noise inside the object), while larger holes that show the background (a torus's
 hole, a mug handle's gap) stay background.
 
-The same rule mattes a generator's own samples (`scoredream sample2d`, text -> image -> 3D), at the generator's
-resolution and after a `GRAIN`-pixel median filter: their backgrounds are plain but grainy pixel by pixel (a
-one-step student's most), which the filter removes and the border check then sees as one colour, while a border
-of several colours or of noise everywhere still fails it (scripts/bench_text_image_3d.py measures both).
+The same rule mattes a generator's own samples (`scoredream sample2d`, text -> image -> 3D) at the generator's
+resolution after a `GRAIN`-pixel median filter: their backdrops are plain but grainy pixel by pixel, which the
+filter removes, while a border of several colours, a gradient or noise still fails the check (tests/image/
+test_load.py). scripts/bench_text_image_3d.py measures how many samples pass.
 """
 
 from __future__ import annotations
