@@ -41,6 +41,12 @@ class GenerateArgs:
     image: Annotated[Path | None, tyro.conf.arg(metavar="FILE")] = None
     """an input image (PNG/JPEG; RGBA, or RGB on a plain background): image to 3D, or text plus image with a
     PROMPT (same as --image.path; its camera and losses are under --image.*)"""
+    text_image: Annotated[bool, tyro.conf.FlagCreatePairsOff] = False
+    """text -> image -> 3D: draw PROMPT's image first (the prior's 25-step DDIM at CFG 2, or --student's one
+    step), matte its object, then run image to 3D with the prompt; the run folder keeps the image (input.png)"""
+    student: Annotated[Path | None, tyro.conf.arg(metavar="FOLDER")] = None
+    """with --text-image: a one-step student (`scoredream distill2d`) draws the image instead of the prior, which
+    finishes it in its last 5 DDIM steps (they remove the student's grain)"""
     settings: Annotated[GenerateConfig, tyro.conf.arg(name="")] = dataclasses.field(
         default_factory=lambda: GenerateConfig())
 
@@ -101,14 +107,26 @@ def _generate_defaults(args: list[str]) -> GenerateArgs:
 
 
 def cmd_generate(a: GenerateArgs) -> int:
+    from scoredream.serialization import ConfigError
     from scoredream.train import generate
 
     if a.prompt is not None:
         a.settings.prompt = a.prompt
     if a.image is not None:
         a.settings.image.path = a.image
-    result = generate(a.settings, resume=a.resume)
+    if a.text_image:
+        from scoredream.distill2d.text_image import text_image_3d
+
+        if a.settings.image.enabled:
+            raise ConfigError("--text-image draws the input image from the prompt; give no --image")
+        result = text_image_3d(a.settings, a.student, resume=a.resume)
+    elif a.student is not None:
+        raise ConfigError("--student draws the input image of --text-image; add --text-image")
+    else:
+        result = generate(a.settings, resume=a.resume)
     print(f"run folder: {result.run_dir}")
+    if a.text_image:
+        print(f"image:      {next(result.run_dir.glob('input.*'))}")
     print(f"checkpoint: {result.checkpoint} (step {result.step})")
     if result.video:
         print(f"video:      {result.video}")

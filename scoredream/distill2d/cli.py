@@ -62,9 +62,11 @@ def cmd_distill2d(a: Distill2DArgs) -> int:
 
 @dataclass
 class Sample2DArgs:
-    """Sample images from a one-step student (one UNet call per image, no CFG): RGB PNGs. Meant as inputs of
-    `scoredream generate --image`, whose loader needs a plain background (the students trained so far draw grainy,
-    tinted ones that it refuses: README)."""
+    """Sample images from a one-step student (one UNet call per image, no CFG): RGBA PNGs whose alpha is the
+    object's matte (image-to-3D's background separation at the prior's resolution, after a median filter against
+    grain), the inputs of `scoredream generate --image FILE PROMPT`. A sample without a plain background is written
+    as RGB with a warning (image-to-3D refuses it): the students trained so far need --refine 5.
+    `scoredream generate --text-image --student STUDENT PROMPT` does both (with --refine 5) in one command."""
 
     student: Annotated[Path, tyro.conf.Positional, tyro.conf.arg(metavar="STUDENT")]
     """a student folder written by `scoredream distill2d`"""
@@ -77,6 +79,9 @@ class Sample2DArgs:
     seed: int = 0
     size: int = 256
     """side of the written PNGs in pixels (bicubic upscaling of the prior's resolution); 0: the prior's own"""
+    refine: int = 0
+    """then the teacher's last N DDIM steps (of 25, CFG 2) finish each image: 5 removes the grain that keeps
+    image-to-3D from finding the object (README); 0: the one-step image"""
     device: str = "auto"
 
 
@@ -87,6 +92,7 @@ def sample2d_options(_: list[str]) -> type[Sample2DArgs]:
 def cmd_sample2d(a: Sample2DArgs) -> int:
     from scoredream.distill2d.sample import write_samples
 
-    for path in write_samples(a.student, list(a.prompts), a.output, a.samples, a.seed, a.size, a.device):
+    for path in write_samples(a.student, list(a.prompts), a.output, a.samples, a.seed, a.size, a.device,
+                              a.refine):
         print(path)
     return 0

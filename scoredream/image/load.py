@@ -7,6 +7,11 @@ for an alpha channel. A pixel belongs to the object when its colour is farther t
 background's; the largest connected region is kept (specks of noise go) and holes smaller than `SMALL_HOLE` of
 the image are filled (JPEG noise inside the object), while larger holes that show the background (a torus's
 hole, a mug handle's gap) stay background.
+
+The same rule mattes a generator's own samples (`scoredream sample2d`, text -> image -> 3D) at the generator's
+resolution after a `GRAIN`-pixel median filter: their backdrops are plain but grainy pixel by pixel, which the
+filter removes, while a border of several colours, a gradient or noise still fails the check (tests/image/
+test_load.py). scripts/bench_text_image_3d.py measures how many samples pass.
 """
 
 from __future__ import annotations
@@ -29,6 +34,8 @@ MAX_PIXELS = 8192 * 8192
 MAX_BYTES = 100 << 20
 UNIFORM_BORDER = 0.9
 SMALL_HOLE = 0.002
+GRAIN = 3
+"""median-filter side (pixels) for a generator's samples at its own resolution, where its grain is per pixel"""
 MIN_OBJECT = 0.001
 """the object must cover at least this fraction of the image (and 4 pixels)"""
 
@@ -69,10 +76,13 @@ def border_pixels(rgb: np.ndarray, width: int) -> np.ndarray:
                            rgb[:, :width].reshape(-1, 3), rgb[:, -width:].reshape(-1, 3)])
 
 
-def separate_background(rgb: np.ndarray, threshold: float, path: Path) -> np.ndarray:
+def separate_background(rgb: np.ndarray, threshold: float, path: Path | str, denoise: int = 1) -> np.ndarray:
     """The object's mask (H W, float32 0/1) of an RGB image on a plain background; ImageError when the border is
-    not one colour or no object stands out from it."""
+    not one colour or no object stands out from it. `denoise` > 1: decide on the image median-filtered over
+    denoise x denoise pixels (per-pixel grain); `path` names the image in messages."""
     h, w, _ = rgb.shape
+    if denoise > 1:
+        rgb = ndimage.median_filter(rgb, size=(denoise, denoise, 1), mode="nearest")
     border = border_pixels(rgb, max(1, min(h, w) // 64))
     background = np.median(border, axis=0)
     uniform = (np.linalg.norm(border - background, axis=-1) < threshold).mean()

@@ -17,8 +17,12 @@ def ddim_sample(
     steps: int,
     generator: torch.Generator | None = None,
     negative_prompt: str = "",
+    start: Float[Tensor, "B 3 H W"] | None = None,
+    last: int | None = None,
 ) -> Float[Tensor, "B 3 H W"]:
-    """DDIM (eta 0) with classifier-free guidance, all prompts in one batch; images in [0, 1]."""
+    """DDIM (eta 0) with classifier-free guidance, all prompts in one batch; images in [0, 1]. With `start`
+    (images in [0, 1]) only the schedule's `last` steps run, from `start` noised to their first timestep (SDEdit):
+    the teacher finishes an image whose layout is already drawn."""
     from diffusers import DDIMScheduler
 
     scheduler = DDIMScheduler.from_config(prior.scheduler.config)
@@ -29,7 +33,11 @@ def ddim_sample(
     n = len(prompts)
     cond, uncond = prior.encode_text(prompts), prior.encode_text([negative_prompt]).expand(n, -1, -1)
     x = torch.randn(n, config.in_channels, size, size, generator=generator).to(device)
-    for t in scheduler.timesteps:
+    timesteps = scheduler.timesteps
+    if start is not None:
+        timesteps = timesteps[len(timesteps) - (steps if last is None else last):]
+        x = prior.add_noise(prior.encode_images(start.to(device)), x, timesteps[:1].to(device).expand(n))
+    for t in timesteps:
         tt = torch.full((2 * n,), int(t), device=device)
         eps_c, eps_u = prior.predict_noise(torch.cat([x, x]), tt, torch.cat([cond, uncond])).chunk(2)
         x = scheduler.step(eps_u + guidance * (eps_c - eps_u), t, x).prev_sample

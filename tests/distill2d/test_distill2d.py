@@ -177,8 +177,13 @@ def test_cli_trains_samples_and_refuses_bad_input(tiny_folder, tmp_path, capsys)
     files = sorted(out.iterdir())
     assert [f.name for f in files] == ["a_blue_sphere_0_0.png", "a_blue_sphere_0_1.png", "a_red_cube_0_0.png",
                                        "a_red_cube_0_1.png"]
-    with Image.open(files[0]) as image:
+    with Image.open(files[0]) as image:  # the tiny student draws noise: no background to matte, so RGB
         assert image.mode == "RGB" and image.size == (64, 64)
+    assert "written as RGB (image-to-3D will refuse it;" in capsys.readouterr().err
+    refined = tmp_path / "refined"  # the teacher's last 2 DDIM steps finish the images
+    assert main(["sample2d", str(student), "a red cube", "--refine", "2", "--output", str(refined)]) == 0
+    assert [f.name for f in refined.iterdir()] == ["a_red_cube_0_0.png"]
+    assert main(["sample2d", str(student), "a red cube", "--refine", "26", "--output", str(refined / "x")]) == 2
     empty = tmp_path / "none"
     assert main(["sample2d", str(student), "a red cube", "  ", "--output", str(empty)]) == 2
     assert main(["sample2d", str(tmp_path), "a red cube", "--output", str(empty)]) == 2  # not a student folder
