@@ -46,6 +46,12 @@ class AmortizedTrainConfig:
     """render size in pixels"""
     sparsity_weight: float = 0.0
     """weight of mean(sqrt(opacity^2 + 0.01))"""
+    colour_logit_bound: float = 4.0
+    """colour logits (before the sigmoid) beyond +-this are penalised (sigmoid(4) = 0.982: every world colour is
+    inside); past it the sigmoid is flat, and a colour pushed there by CFG cannot come back"""
+    colour_logit_weight: float = 1.0
+    """weight of the squared excess of the colour logits over colour_logit_bound, averaged over a fixed grid of
+    points around the object weighted by their opacity (0: off, as before this penalty existed)"""
     seed: int = 0
     """seeds the generator's initialisation and every draw: a step's draws depend on (seed, step, batch slot) only,
     so any number of processes, and a resumed run, draw the same"""
@@ -117,6 +123,8 @@ class AmortizedConfig:
         if not 8 <= t.resolution <= 2048 or min(t.checkpoint_every, t.snapshot_every, t.threads) < 0:
             raise ConfigError("train.resolution must be in [8, 2048]; checkpoint_every, snapshot_every and threads "
                               ">= 0")
+        if min(t.colour_logit_bound, t.colour_logit_weight) < 0:
+            raise ConfigError("train.colour_logit_bound and train.colour_logit_weight must be >= 0")
         self.generator_config().validate(self.generator)
         self.guidance_config().validate(self.method)
         self.shading.validate("shading")

@@ -37,6 +37,8 @@ from scoredream.amortized.corpus import load_corpus
 from scoredream.amortized.generators import TextToField
 from scoredream.device import pick_device
 from scoredream.errors import TrainingDiverged
+from scoredream.fields import Field
+from scoredream.fields.base import density_activation
 from scoredream.guidance import Guidance
 from scoredream.priors import DiffusionPrior, PromptEmbeddings
 from scoredream.render.background import Background
@@ -118,14 +120,31 @@ class _Trained(nn.Module):
         super().__init__()
         self.generator, self.background, self.config = generator, background, config
 
-    def forward(self, text: Tensor, views: list[SlotViews]) -> list[tuple[Tensor, Tensor]]:
-        """(rgb, opacity) of each slot's views of its prompt's generated field."""
-        tensors, res, out = self.generator(text), self.config.train.resolution, []
+    def forward(self, text: Tensor, views: list[SlotViews]) -> list[tuple[Tensor, Tensor, Tensor]]:
+        """(rgb, opacity, colour-logit excess) of each slot's views of its prompt's generated field."""
+        tensors, t, out = self.generator(text), self.config.train, []
         for i, v in enumerate(views):
-            r = render(self.generator.field(tensors, i), v.cameras, res, res, self.background, self.config.render,
+            field = self.generator.field(tensors, i)
+            r = render(field, v.cameras, t.resolution, t.resolution, self.background, self.config.render,
                        training=True, generator=v.generator, lighting=v.lighting)
-            out.append((r.rgb, r.opacity))
+            excess = colour_logit_excess(field, t.colour_logit_bound) if t.colour_logit_weight else r.rgb.new_zeros(())
+            out.append((r.rgb, r.opacity, excess))
         return out
+
+
+def colour_logit_excess(field: Field, bound: float, points_per_side: int = 16) -> Tensor:
+    """Mean squared excess of |colour logit| over `bound` on a fixed grid around the object (the inner 60% of the
+    field's extent), each point weighted by its opacity over one grid spacing: the colours a render can see. A
+    generator shares its colour head and grid among all prompts, and CFG pushes every colour channel away from the
+    prompts' mean colour: unchecked, the logits run to +-20 or more, where the sigmoid is flat, and an orange pushed
+    to yellow (or a pink to magenta) stays there, whatever the prior says afterwards."""
+    axis = torch.linspace(-0.6, 0.6, points_per_side) * field.bound
+    points = torch.cartesian_prod(axis, axis, axis).to(next(field.parameters()).device)
+    features = field.encode(points)
+    spacing = float(axis[1] - axis[0])
+    seen = 1 - torch.exp(-density_activation(field.raw_density_from(points, features)).detach() * spacing)
+    excess = (field.colour_logits_from(features).abs() - bound).clamp_min(0).square().sum(-1)
+    return (seen * excess).sum() / seen.sum().clamp_min(1e-6)
 
 
 @dataclass
@@ -315,10 +334,11 @@ def amortized_step(run: AmortizedRun, step: int) -> dict[str, float]:
     views = [slot_views(c, progress, draw_generator(c.train.seed, step, s + 1), run.device) for s in slots]
     renders = run.model(torch.cat([e.plain for e in embeddings]).to(run.device), views)
     losses, rows = [], []
-    for (rgb, opacity), v, prompt in zip(renders, views, embeddings, strict=True):
+    for (rgb, opacity, excess), v, prompt in zip(renders, views, embeddings, strict=True):
         g = run.guidance(rgb, v.cameras, prompt, progress, v.generator)
-        losses.append(g.loss + c.train.sparsity_weight * opacity_regularisers(opacity)[0])
-        rows.append({"guidance_loss": g.loss.item(), "grad_norm": g.grad_norm,
+        losses.append(g.loss + c.train.sparsity_weight * opacity_regularisers(opacity)[0]
+                      + c.train.colour_logit_weight * excess)
+        rows.append({"guidance_loss": g.loss.item(), "grad_norm": g.grad_norm, "colour_logit_excess": excess.item(),
                      "t": float(g.timesteps.float().mean()), "opacity": opacity.mean().item(), **g.stats})
     loss = torch.stack(losses).mean()
     global_loss = p.mean(loss.detach()).item()

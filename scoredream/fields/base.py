@@ -74,8 +74,12 @@ class Field(nn.Module):
     def forward(self, points: Float[Tensor, "N 3"]) -> FieldOutputs:
         features = self.encode(points)
         raw = self.raw_density_from(points, features)
-        rgb = torch.sigmoid(self.color_head(features[:, 1:]))
+        rgb = torch.sigmoid(self.colour_logits_from(features))
         return FieldOutputs(density=density_activation(raw), rgb=rgb, features=features, raw_density=raw)
+
+    def colour_logits_from(self, features: Float[Tensor, "N 16"]) -> Float[Tensor, "N 3"]:
+        """Colour before the sigmoid (where |logit| is large the sigmoid is flat and colour gradients vanish)."""
+        return self.color_head(features[:, 1:])
 
     def density(self, points: Float[Tensor, "N 3"]) -> Float[Tensor, " N"]:
         return density_activation(self.raw_density_from(points, self.encode(points)))
