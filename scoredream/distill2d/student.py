@@ -45,6 +45,10 @@ class StudentInfo:
     teacher: PriorConfig
     timestep: int
     format: str = FORMAT
+    step: int | None = None
+    """the training step of these weights (None: not recorded)"""
+    validation_accuracy: float | None = None
+    """their judged accuracy on the validation noise (`VALIDATION_SEED`) when the trainer kept them as its best"""
 
 
 class OneStepStudent(nn.Module):
@@ -55,6 +59,8 @@ class OneStepStudent(nn.Module):
         self.unet = unet
         self.prior = [prior]  # a list: the teacher is not a submodule (its weights are not the student's)
         self.timestep = timestep
+        self.step: int | None = None  # where these weights come from, recorded in the folder's json
+        self.validation_accuracy: float | None = None
 
     @classmethod
     def from_teacher(cls, prior: DiffusionPrior, timestep: int | None = None,
@@ -92,7 +98,8 @@ class OneStepStudent(nn.Module):
 
     def info(self) -> StudentInfo:
         teacher = self.teacher
-        return StudentInfo(PriorConfig(model=teacher.source, dtype=_dtype_name(teacher.dtype)), self.timestep)
+        return StudentInfo(PriorConfig(model=teacher.source, dtype=_dtype_name(teacher.dtype)), self.timestep,
+                           step=self.step, validation_accuracy=self.validation_accuracy)
 
     def save_pretrained(self, folder: Path, half: bool = False) -> None:
         """`half`: float16 weights (half the size; loaded back in the teacher's precision)."""
@@ -114,7 +121,9 @@ class OneStepStudent(nn.Module):
             unet = UNet2DConditionModel.from_pretrained(folder, torch_dtype=prior.dtype)
         except Exception as e:  # from_pretrained raises many types; all mean the same to the user
             raise CheckpointError(f"{folder} holds no loadable student UNet: {e}") from e
-        return cls(unet.to(device).eval().requires_grad_(False), prior, info.timestep)
+        student = cls(unet.to(device).eval().requires_grad_(False), prior, info.timestep)
+        student.step, student.validation_accuracy = info.step, info.validation_accuracy
+        return student
 
 
 def read_student_info(folder: Path) -> StudentInfo:
