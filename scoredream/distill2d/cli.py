@@ -71,7 +71,7 @@ class Sample2DArgs:
     `scoredream generate --text-image --student STUDENT PROMPT` does both (with --refine 5) in one command."""
 
     student: Annotated[Path, tyro.conf.Positional, tyro.conf.arg(metavar="STUDENT")]
-    """a student folder written by `scoredream distill2d`"""
+    """a student folder written by `scoredream distill2d`, or `embedded`: the shipped student (assets/student2d)"""
     prompts: Annotated[tuple[str, ...], tyro.conf.Positional, tyro.conf.arg(metavar="PROMPT")]
     """one or more prompts, e.g. "a red mug" "a blue torus" """
     output: Path = Path("outputs/samples2d")

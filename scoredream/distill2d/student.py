@@ -20,9 +20,12 @@ from torch import Tensor, nn
 
 from scoredream.errors import CheckpointError
 from scoredream.priors.diffusion_prior import DiffusionPrior, PriorConfig
+from scoredream.priors.loading import assets_dir
 from scoredream.serialization import ConfigError, from_dict, to_dict
 
 STUDENT_FILE = "scoredream_student.json"
+SHIPPED = "embedded"
+"""the name of the shipped student, assets/student2d (the embedded prior's, as `--prior embedded` names it)"""
 FORMAT = "scoredream-one-step-student/1"
 MIN_SIGNAL = 0.004
 """Lowest alpha_bar at the student's timestep: Stable Diffusion's last timestep (999) has 0.0047, where SwiftBrush
@@ -112,8 +115,10 @@ class OneStepStudent(nn.Module):
     def from_pretrained(
         cls, folder: str | Path, prior: DiffusionPrior | None = None, device: torch.device | str = "cpu"
     ) -> OneStepStudent:
-        """A saved student; its teacher is loaded from the folder's json unless given."""
-        info = read_student_info(Path(folder))
+        """A saved student (a folder, or `embedded`: the shipped one); its teacher is loaded from the folder's json
+        unless given."""
+        folder = student_folder(folder)
+        info = read_student_info(folder)
         from diffusers import UNet2DConditionModel
 
         prior = prior or info.teacher.setup(device)
@@ -124,6 +129,11 @@ class OneStepStudent(nn.Module):
         student = cls(unet.to(device).eval().requires_grad_(False), prior, info.timestep)
         student.step, student.validation_accuracy = info.step, info.validation_accuracy
         return student
+
+
+def student_folder(name: str | Path) -> Path:
+    """The folder of a student: `embedded` names the shipped one (assets/student2d), anything else is a path."""
+    return assets_dir() / "student2d" if str(name) == SHIPPED else Path(name)
 
 
 def read_student_info(folder: Path) -> StudentInfo:

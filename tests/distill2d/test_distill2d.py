@@ -243,3 +243,14 @@ def test_early_stopping_keeps_the_best_validation_weights_and_resume_continues_f
     trainer = resumed  # fake_judge records this trainer's weights now
     assert resumed.run(progress=False).best == (4, 0.9)  # step 8's 0.6 does not beat step 4's 0.9
     assert_folder_holds_step_4()
+
+
+def test_the_shipped_student_is_named_embedded(tmp_path):
+    """assets/student2d loads by name, records the early-stopped step, and sample2d finishes its image (--refine 5)
+    into an RGBA PNG that image-to-3D takes."""
+    student = OneStepStudent.from_pretrained("embedded")
+    assert student.teacher.source == "embedded" and student.step is not None and student.validation_accuracy
+    assert main(["sample2d", "embedded", "a red cube", "--refine", "5", "--output", str(tmp_path), "--device",
+                 "cpu"]) == 0
+    with Image.open(tmp_path / "a_red_cube_0_0.png") as image:
+        assert image.mode == "RGBA" and image.size == (256, 256)
