@@ -45,8 +45,8 @@ class GenerateArgs:
     """text -> image -> 3D: draw PROMPT's image first (the prior's 25-step DDIM at CFG 2, or --student's one
     step), matte its object, then run image to 3D with the prompt; the run folder keeps the image (input.png)"""
     student: Annotated[Path | None, tyro.conf.arg(metavar="FOLDER")] = None
-    """with --text-image: a one-step student (`scoredream distill2d`) draws the image instead of the prior, which
-    finishes it in its last 5 DDIM steps (they remove the student's grain)"""
+    """with --text-image: a one-step student (a `scoredream distill2d` folder, or `embedded`: the shipped one) draws
+    the image instead of the prior, which finishes it in its last 5 DDIM steps (they remove the student's grain)"""
     settings: Annotated[GenerateConfig, tyro.conf.arg(name="")] = dataclasses.field(
         default_factory=lambda: GenerateConfig())
 

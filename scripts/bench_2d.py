@@ -21,7 +21,7 @@ import torch
 from PIL import Image, ImageDraw
 
 from scoredream.distill2d import OneStepStudent
-from scoredream.distill2d.evaluate import judge_sampler, save_grid
+from scoredream.distill2d.evaluate import TEST_SEED, VALIDATION_SEED, judge_sampler, save_grid
 from scoredream.distill2d.trainer import CONFIG_FILE, LOG_FILE
 from scoredream.priors.sampling import ddim_sample
 from scoredream.world.judge import load_judge
@@ -95,7 +95,9 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=25, help="the teacher's DDIM steps")
     parser.add_argument("--batch", type=int, default=128)
     parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=TEST_SEED,
+                        help=f"the noise seed (default: the test seed; the trainer's validation seed "
+                             f"{VALIDATION_SEED}, which chose the student, is refused)")
     parser.add_argument("--out", type=Path, default=Path("data/bench_2d.md"))
     parser.add_argument("--grids", type=Path, default=Path("data/bench_2d"), help="folder of the sample grids")
     parser.add_argument("--curve", type=Path, help="also plot the student's training curve to this PNG")
@@ -103,6 +105,8 @@ def main() -> None:
                         help="other students' runs to draw on the curve (labelled by folder name)")
     parser.add_argument("--machine", default="this CPU", help="the machine's name for the plot and table")
     args = parser.parse_args()
+    if args.seed == VALIDATION_SEED:
+        parser.error(f"seed {VALIDATION_SEED} is the trainer's validation noise, which chose the student's weights")
     torch.set_num_threads(args.threads)
     student, judge = OneStepStudent.from_pretrained(args.student), load_judge()
     teacher = student.teacher

@@ -54,8 +54,10 @@ def cmd_distill2d(a: Distill2DArgs) -> int:
         result = distill2d(a.settings, a.output, resume=a.resume, stop=stop)
     if stop.is_set():
         raise Interrupted(result.step, result.folder)
-    accuracy = "" if result.accuracy is None else f", judged accuracy {100 * result.accuracy:.1f}%"
-    print(f"student: {result.folder} (step {result.step}, {result.seconds / 60:.1f} min of training{accuracy})")
+    kept = (f"step {result.step}" if result.best is None else
+            f"the best by validation: step {result.best[0]} of {result.step}, judged accuracy "
+            f"{100 * result.best[1]:.1f}% on the validation noise")
+    print(f"student: {result.folder} ({kept}; {result.seconds / 60:.1f} min of training)")
     print(f"sample:  scoredream sample2d {result.folder} \"a red mug\"")
     return 0
 
@@ -69,7 +71,7 @@ class Sample2DArgs:
     `scoredream generate --text-image --student STUDENT PROMPT` does both (with --refine 5) in one command."""
 
     student: Annotated[Path, tyro.conf.Positional, tyro.conf.arg(metavar="STUDENT")]
-    """a student folder written by `scoredream distill2d`"""
+    """a student folder written by `scoredream distill2d`, or `embedded`: the shipped student (assets/student2d)"""
     prompts: Annotated[tuple[str, ...], tyro.conf.Positional, tyro.conf.arg(metavar="PROMPT")]
     """one or more prompts, e.g. "a red mug" "a blue torus" """
     output: Path = Path("outputs/samples2d")

@@ -15,6 +15,12 @@ from scoredream.world.shapes import all_prompts
 
 Sampler = Callable[[list[str], torch.Generator], Float[Tensor, "B 3 H W"]]
 
+TEST_SEED = 0
+"""the noise seed `scripts/bench_2d.py` scores a student with; no evaluation during training uses it"""
+VALIDATION_SEED = 1000
+"""the noise seed of the trainer's periodic evaluations, which choose the kept (best) student: disjoint from the
+test's noise, so choosing on it does not select on the test"""
+
 
 def eval_texts(samples: int) -> list[str]:
     """Every shapes-world prompt `samples` times, a prompt's samples together."""
@@ -30,7 +36,7 @@ def diversity(images: Float[Tensor, "B 3 H W"], samples: int) -> float:
 
 
 def judge_sampler(
-    sample: Sampler, judge: Judge, samples: int = 8, seed: int = 0, batch: int = 128
+    sample: Sampler, judge: Judge, samples: int = 8, seed: int = TEST_SEED, batch: int = 128
 ) -> tuple[float, float, Tensor]:
     """(accuracy, diversity, images) of `samples` images per shapes-world prompt."""
     texts = eval_texts(samples)

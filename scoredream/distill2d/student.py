@@ -20,9 +20,12 @@ from torch import Tensor, nn
 
 from scoredream.errors import CheckpointError
 from scoredream.priors.diffusion_prior import DiffusionPrior, PriorConfig
+from scoredream.priors.loading import assets_dir
 from scoredream.serialization import ConfigError, from_dict, to_dict
 
 STUDENT_FILE = "scoredream_student.json"
+SHIPPED = "embedded"
+"""the name of the shipped student, assets/student2d (the embedded prior's, as `--prior embedded` names it)"""
 FORMAT = "scoredream-one-step-student/1"
 MIN_SIGNAL = 0.004
 """Lowest alpha_bar at the student's timestep: Stable Diffusion's last timestep (999) has 0.0047, where SwiftBrush
@@ -45,6 +48,10 @@ class StudentInfo:
     teacher: PriorConfig
     timestep: int
     format: str = FORMAT
+    step: int | None = None
+    """the training step of these weights (None: not recorded)"""
+    validation_accuracy: float | None = None
+    """their judged accuracy on the validation noise (`VALIDATION_SEED`) when the trainer kept them as its best"""
 
 
 class OneStepStudent(nn.Module):
@@ -55,6 +62,8 @@ class OneStepStudent(nn.Module):
         self.unet = unet
         self.prior = [prior]  # a list: the teacher is not a submodule (its weights are not the student's)
         self.timestep = timestep
+        self.step: int | None = None  # where these weights come from, recorded in the folder's json
+        self.validation_accuracy: float | None = None
 
     @classmethod
     def from_teacher(cls, prior: DiffusionPrior, timestep: int | None = None,
@@ -92,7 +101,8 @@ class OneStepStudent(nn.Module):
 
     def info(self) -> StudentInfo:
         teacher = self.teacher
-        return StudentInfo(PriorConfig(model=teacher.source, dtype=_dtype_name(teacher.dtype)), self.timestep)
+        return StudentInfo(PriorConfig(model=teacher.source, dtype=_dtype_name(teacher.dtype)), self.timestep,
+                           step=self.step, validation_accuracy=self.validation_accuracy)
 
     def save_pretrained(self, folder: Path, half: bool = False) -> None:
         """`half`: float16 weights (half the size; loaded back in the teacher's precision)."""
@@ -105,8 +115,10 @@ class OneStepStudent(nn.Module):
     def from_pretrained(
         cls, folder: str | Path, prior: DiffusionPrior | None = None, device: torch.device | str = "cpu"
     ) -> OneStepStudent:
-        """A saved student; its teacher is loaded from the folder's json unless given."""
-        info = read_student_info(Path(folder))
+        """A saved student (a folder, or `embedded`: the shipped one); its teacher is loaded from the folder's json
+        unless given."""
+        folder = student_folder(folder)
+        info = read_student_info(folder)
         from diffusers import UNet2DConditionModel
 
         prior = prior or info.teacher.setup(device)
@@ -114,7 +126,14 @@ class OneStepStudent(nn.Module):
             unet = UNet2DConditionModel.from_pretrained(folder, torch_dtype=prior.dtype)
         except Exception as e:  # from_pretrained raises many types; all mean the same to the user
             raise CheckpointError(f"{folder} holds no loadable student UNet: {e}") from e
-        return cls(unet.to(device).eval().requires_grad_(False), prior, info.timestep)
+        student = cls(unet.to(device).eval().requires_grad_(False), prior, info.timestep)
+        student.step, student.validation_accuracy = info.step, info.validation_accuracy
+        return student
+
+
+def student_folder(name: str | Path) -> Path:
+    """The folder of a student: `embedded` names the shipped one (assets/student2d), anything else is a path."""
+    return assets_dir() / "student2d" if str(name) == SHIPPED else Path(name)
 
 
 def read_student_info(folder: Path) -> StudentInfo:

@@ -2,11 +2,13 @@
 (`ScoreDistillation.distill`) scores the student's x0 exactly as it scores a field's render, VSD's LoRA learning
 the student's distribution as it learns a field's.
 
-Output folder: the student (diffusers UNet folder + scoredream_student.json, rewritten at every checkpoint),
-`distill2d.json` (the config), `training/state.pt` (student weights and AdamW moments, the guidance's LoRA state,
-RNG, step and time: tensors and plain types, loaded with weights_only=True), `training/log.jsonl` (one row per
-step; judged accuracy where evaluated) and `training/samples.png` (the latest evaluation's first sample of each
-prompt).
+Output folder: the student (diffusers UNet folder + scoredream_student.json): the best weights by validation
+accuracy (early stopping; rewritten at each evaluation that beats the best so far), or the latest checkpoint's
+when nothing is evaluated; `distill2d.json` (the config), `training/state.pt` (the LAST student weights and AdamW
+moments, the guidance's LoRA state, RNG, step, time and the best evaluation: tensors and plain types, loaded with
+weights_only=True; --resume continues from it), `training/log.jsonl` (one row per step; judged accuracy on the
+validation noise, `VALIDATION_SEED`, where evaluated) and `training/samples.png` (the latest evaluation's first
+sample of each prompt).
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from tqdm.auto import tqdm
 
 from scoredream.device import pick_device
 from scoredream.distill2d.config import Distill2DConfig
-from scoredream.distill2d.evaluate import judge_sampler, save_grid
+from scoredream.distill2d.evaluate import VALIDATION_SEED, judge_sampler, save_grid
 from scoredream.distill2d.student import OneStepStudent
 from scoredream.errors import CheckpointError, TrainingDiverged
 from scoredream.priors.diffusion_prior import DiffusionPrior
@@ -47,7 +49,8 @@ class Distill2DResult:
     folder: Path
     step: int
     seconds: float  # training time (without evaluations and checkpoints), over all sessions of the run
-    accuracy: float | None  # the last judged accuracy, if evaluated
+    accuracy: float | None  # the last judged (validation) accuracy, if evaluated
+    best: tuple[int, float] | None  # (step, validation accuracy) of the saved student, if evaluated
 
 
 def training_prompts(config: Distill2DConfig, prior: DiffusionPrior) -> list[str]:
@@ -86,6 +89,7 @@ class StudentTrainer:
         self.ema = ({k: v.detach().clone() for k, v in self.student.unet.state_dict().items()}
                     if config.ema_decay else None)
         self.step, self.seconds, self.accuracy = 0, 0.0, None
+        self.best: tuple[int, float] | None = None  # (step, validation accuracy) of the student folder's weights
         if resume:
             self.load_state()
 
@@ -134,31 +138,49 @@ class StudentTrainer:
         finally:
             self.student.unet.load_state_dict(raw)
 
+    def evaluates(self) -> bool:
+        return bool(self.config.eval_every) and is_shapes_world(self.prompts)
+
     def evaluate(self) -> float | None:
-        """Judged accuracy of 8 fixed-noise samples per shapes-world prompt (None off the shapes world)."""
-        if not self.config.eval_every or not is_shapes_world(self.prompts):
+        """Judged accuracy of 8 samples per shapes-world prompt from the validation noise (None when not
+        evaluating: off, or off the shapes world)."""
+        if not self.evaluates():
             return None
         from scoredream.world.judge import load_judge
 
         judge = load_judge(device=next(self.student.unet.parameters()).device)
         with self.ema_weights():
-            accuracy, _, images = judge_sampler(lambda texts, g: self.student.sample(texts, g), judge, samples=8)
+            accuracy, _, images = judge_sampler(lambda texts, g: self.student.sample(texts, g), judge, samples=8,
+                                                seed=VALIDATION_SEED)
         save_grid(images[::8], 12, self.folder / SAMPLES_FILE)
         self.accuracy = accuracy
         return accuracy
 
-    def save(self) -> None:
-        """The student folder, then the training state (both complete before the state says they are)."""
+    def save(self, accuracy: float | None = None) -> None:
+        """The student folder if these weights are the best evaluated so far (`accuracy`: this step's validation
+        accuracy), or at every checkpoint when nothing is evaluated; then the training state of the last step (both
+        complete before the state says they are)."""
         self.folder.mkdir(parents=True, exist_ok=True)
         save_json(self.config, self.folder / CONFIG_FILE)
-        with self.ema_weights():
-            self.student.save_pretrained(self.folder)
+        if accuracy is not None and (self.best is None or accuracy > self.best[1]):
+            self.best = (self.step, accuracy)
+            self.save_student(accuracy)
+        elif not self.evaluates():
+            self.save_student(None)
         state = {"step": self.step, "seconds": self.seconds,
+                 "best_step": None if self.best is None else self.best[0],
+                 "best_accuracy": None if self.best is None else self.best[1],
                  "student": {k: v.detach().cpu() for k, v in self.student.unet.state_dict().items()},
                  **({"ema": {k: v.cpu() for k, v in self.ema.items()}} if self.ema is not None else {}),
                  "optimizer": self.optimizer.state_dict(), "guidance": self.guidance.state_dict(),
                  "generator": self.generator.get_state()}
         _atomic(self.folder / STATE_FILE, lambda p: torch.save(state, p))
+
+    def save_student(self, accuracy: float | None) -> None:
+        """The student folder with the current weights (the EMA's, with one), their step and validation accuracy."""
+        self.student.step, self.student.validation_accuracy = self.step, accuracy
+        with self.ema_weights():
+            self.student.save_pretrained(self.folder)
 
     def load_state(self) -> None:
         path = self.folder / STATE_FILE
@@ -175,6 +197,8 @@ class StudentTrainer:
         except Exception as e:  # unpickling and shape errors come in many types
             raise CheckpointError(f"cannot resume from {path}: {e}") from e
         self.step, self.seconds = int(state["step"]), float(state["seconds"])
+        if state.get("best_step") is not None:  # a run from before early stopping has none
+            self.best = (int(state["best_step"]), float(state["best_accuracy"]))
 
     def log(self, row: dict[str, float | int | None]) -> None:
         path = self.folder / LOG_FILE
@@ -190,8 +214,9 @@ class StudentTrainer:
         """Train until the step or time budget (or `stop`), evaluating and checkpointing on the way."""
         c = self.config
         if self.step == 0:
-            self.log({"step": 0, "seconds": 0.0, "accuracy": self.evaluate()})
-            self.save()
+            accuracy = self.evaluate()
+            self.log({"step": 0, "seconds": 0.0, "accuracy": accuracy})
+            self.save(accuracy)
         bar = tqdm(total=c.steps, initial=self.step, disable=not progress, desc="distill2d", unit="step")
         while not self.done() and not (stop is not None and stop.is_set()):
             start = time.perf_counter()
@@ -201,12 +226,12 @@ class StudentTrainer:
             accuracy = self.evaluate() if evaluated else None
             self.log({"step": self.step, "seconds": round(self.seconds, 3), **row, "accuracy": accuracy})
             if self.step % c.checkpoint_every == 0 or evaluated:
-                self.save()
+                self.save(accuracy)
             bar.update(1)
             bar.set_postfix(loss=f"{row['loss']:.3g}", acc="-" if self.accuracy is None else f"{self.accuracy:.2f}")
         bar.close()
         self.save()
-        return Distill2DResult(self.folder, self.step, self.seconds, self.accuracy)
+        return Distill2DResult(self.folder, self.step, self.seconds, self.accuracy, self.best)
 
 
 def distill2d(config: Distill2DConfig, folder: Path, resume: bool = False, progress: bool = True,

@@ -9,6 +9,8 @@ from tiny_models import save_prior_folder, tiny_prior
 
 from scoredream.cli import main
 from scoredream.distill2d import Distill2DConfig, OneStepStudent, StudentTrainer, preset, student_timestep
+from scoredream.distill2d import trainer as trainer_module
+from scoredream.distill2d.evaluate import TEST_SEED, VALIDATION_SEED
 from scoredream.guidance import ASDGuidance, SDSGuidance, VSDGuidance
 from scoredream.priors import PriorConfig, PromptBatch, load_prior
 from scoredream.run_folder import RunFolderExists
@@ -207,3 +209,48 @@ def test_extra_lora_steps_and_the_ema_student(tiny_folder, tmp_path, monkeypatch
     assert torch.equal(trainer.student.unet.state_dict()[name], raw[name])  # raw weights back after the save
     resumed = StudentTrainer(_config(tiny_folder, lora_steps=3, ema_decay=0.5), tmp_path / "run", resume=True)
     assert torch.equal(resumed.ema[name], trainer.ema[name])
+
+
+def test_early_stopping_keeps_the_best_validation_weights_and_resume_continues_from_the_last(
+        tiny_folder, tmp_path, monkeypatch):
+    """A judge whose accuracy rises then falls (steps 0, 2, 4, 6, 8): the student folder holds step 4's weights and
+    says so; the training state, and so --resume, holds the last step's; the evaluations use the validation noise."""
+    script, seeds, weights = iter([0.2, 0.5, 0.9, 0.4, 0.6]), [], {}
+
+    def fake_judge(sample, judge, samples, seed):
+        seeds.append(seed)
+        weights[len(seeds) - 1] = {k: v.clone() for k, v in trainer.student.unet.state_dict().items()}
+        return next(script), 0.0, torch.zeros(48 * samples, 3, 16, 16)
+
+    monkeypatch.setattr(trainer_module, "judge_sampler", fake_judge)
+    trainer = StudentTrainer(_config(tiny_folder, steps=6, eval_every=2, ema_decay=0.0), tmp_path / "run")
+    result = trainer.run(progress=False)
+    assert seeds == [VALIDATION_SEED] * 4 and VALIDATION_SEED != TEST_SEED
+    assert result.best == (4, 0.9) and result.step == 6 and result.accuracy == 0.4
+
+    def assert_folder_holds_step_4() -> None:
+        saved = OneStepStudent.from_pretrained(tmp_path / "run")
+        assert (saved.step, saved.validation_accuracy) == (4, 0.9)
+        for name, value in saved.unet.state_dict().items():
+            assert torch.equal(value, weights[2][name]), name
+
+    assert_folder_holds_step_4()
+    last = {k: v.clone() for k, v in trainer.student.unet.state_dict().items()}
+    resumed = StudentTrainer(_config(tiny_folder, steps=8, eval_every=2, ema_decay=0.0), tmp_path / "run",
+                             resume=True)
+    assert resumed.step == 6 and resumed.best == (4, 0.9)
+    assert all(torch.equal(v, last[k]) for k, v in resumed.student.unet.state_dict().items())
+    trainer = resumed  # fake_judge records this trainer's weights now
+    assert resumed.run(progress=False).best == (4, 0.9)  # step 8's 0.6 does not beat step 4's 0.9
+    assert_folder_holds_step_4()
+
+
+def test_the_shipped_student_is_named_embedded(tmp_path):
+    """assets/student2d loads by name, records the early-stopped step, and sample2d finishes its image (--refine 5)
+    into an RGBA PNG that image-to-3D takes."""
+    student = OneStepStudent.from_pretrained("embedded")
+    assert student.teacher.source == "embedded" and student.step is not None and student.validation_accuracy
+    assert main(["sample2d", "embedded", "a red cube", "--refine", "5", "--output", str(tmp_path), "--device",
+                 "cpu"]) == 0
+    with Image.open(tmp_path / "a_red_cube_0_0.png") as image:
+        assert image.mode == "RGBA" and image.size == (256, 256)
