@@ -1,6 +1,6 @@
 """The 2D tab: a prompt -> the one-step student's image at once, the teacher's 25-step DDIM sample beside it.
 
-The student is the shipped one (assets/student2d, when one ships) or a student folder inside the outputs folder
+The student is the shipped one (assets/student2d) or a student folder inside the outputs folder
 (`scoredream distill2d` writes outputs/student2d, the tab's default when none ships). Sampling is synchronous: one
 UNet call for the student, 50 for the teacher (25 DDIM steps with CFG): well under a second each for the embedded
 prior on a CPU.
