@@ -67,6 +67,8 @@ def train_generator_quietly(cfg, prior, **kwargs):
 
 KILL_AT_STEP_3 = """
 import json, os, signal
+import torch
+torch.set_num_threads({threads})  # the parent's: a float sum's order, and so the weights' last bits, follow it
 from scoredream.amortized.config import AmortizedConfig
 from scoredream.amortized.train import train_generator
 from scoredream.serialization import from_dict
@@ -89,7 +91,7 @@ def test_resume_after_kill_9_reproduces_the_uninterrupted_run(tmp_path, make_con
 
     # A separate interpreter (spawned, not forked: a forked torch process can deadlock) that SIGKILLs itself after
     # step 3, past the step-2 checkpoint and before the next one: what a kill -9 loses.
-    child = KILL_AT_STEP_3.format(config=json.dumps(to_dict(killed)))
+    child = KILL_AT_STEP_3.format(config=json.dumps(to_dict(killed)), threads=torch.get_num_threads())
     done_child = subprocess.run([sys.executable, "-c", child], env={**os.environ}, timeout=600)
     assert done_child.returncode == -signal.SIGKILL
     assert load_generator_checkpoint(killed.run_dir()).step == 2
