@@ -89,8 +89,9 @@ def text2image_tab(outputs: Path) -> None:
                                           "outputs/NAME)")
             run = gr.Button("Sample", variant="primary")
             gr.Markdown("A one-step student distilled from the prior by VSD (SwiftBrush): noise and prompt to image in "
-                        "one UNet call. The teacher's 25-step sample from the same noise seed is beside it. Use the "
-                        "image as the input of `scoredream generate --image`.")
+                        "one UNet call. The teacher's 25-step sample from the same noise seed is beside it. For a 3D "
+                        "object from such an image: `scoredream generate --text-image --student embedded PROMPT` "
+                        "(the teacher finishes the student's image, then image to 3D).")
         with gr.Column(scale=3):
             with gr.Row():
                 mine = gr.Image(label="Student (1 step)", type="pil", interactive=False, height=SHOWN,
