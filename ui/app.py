@@ -400,7 +400,7 @@ def build_app(outputs: Path, defaults: dict[str, Any] | None = None) -> gr.Block
         with gr.Tabs() as tabs:
             generate, convert, export = generate_tab(d), convert_tab(d), export_tab(d)
             runs = runs_tab([convert.source, export.source])
-            text2image_tab(outputs)
+            text2image_tab(outputs, generate.form[-1], generate.prompt, tabs)  # form[-1]: the input image
             amortized_tab(outputs)
         job_tabs = [generate, convert, export]  # in the order of ui.handlers.KINDS
         for tab in job_tabs:

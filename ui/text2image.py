@@ -19,7 +19,7 @@ from PIL import Image
 
 from scoredream.device import pick_device
 from scoredream.distill2d import OneStepStudent
-from scoredream.distill2d.sample import to_pil
+from scoredream.distill2d.sample import refine, sample_matte, slug, to_pil
 from scoredream.priors.loading import assets_dir
 from scoredream.priors.sampling import ddim_sample
 from ui.files import inside, public_text
@@ -32,6 +32,8 @@ TEACHER_STEPS = 25
 TEACHER_GUIDANCE = 2.0
 """The embedded prior's best 2D sampling scale (assets/prior/EVAL.md), as scripts/bench_2d.py compares with."""
 SHOWN = 256
+FOR_3D_FOLDER = ".text2image"
+"""under the app's outputs folder (which the app serves): the matted images handed to the Generate tab"""
 
 
 @dataclass
@@ -74,9 +76,27 @@ class Text2Image:
         return (*shown, f"student: one UNet call, {1000 * fast:.0f} ms; teacher: {TEACHER_STEPS} DDIM steps "
                         f"(CFG {TEACHER_GUIDANCE:g}), {1000 * slow:.0f} ms")
 
+    def image_for_3d(self, prompt: str, student: str, seed: float | None) -> tuple[str | None, str, str]:
+        """(RGBA PNG of the prompt's object, the prompt, a line) for the Generate tab's image input: the student's
+        image finished by the teacher's last DDIM steps and matted, as `generate --text-image --student` does;
+        (None, prompt, message) on bad input or when no object can be separated."""
+        try:
+            model = self.student(student)
+            text = model.teacher.check_prompt(prompt)
+            generator = torch.Generator().manual_seed(int(seed or 0))
+            image = refine(model, model.sample([text], generator), [text], generator)[0].cpu()
+            alpha = sample_matte(image, name=f"the image of {text!r}")
+        except ERRORS as e:
+            return None, prompt, f"**error:** {public_text(str(e), self.outputs)}"
+        path = self.outputs / FOR_3D_FOLDER / f"{slug(text)}_{int(seed or 0)}.png"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        to_pil(image, SHOWN, alpha).save(path)
+        return str(path), text, "the image (finished by the teacher, matted) is on the Generate tab: press Start"
 
-def text2image_tab(outputs: Path) -> None:
-    """The tab and its events (no job runner: both samples come back within the request)."""
+
+def text2image_tab(outputs: Path, generate_image: gr.Image, generate_prompt: gr.Textbox, tabs: gr.Tabs) -> None:
+    """The tab and its events (no job runner: both samples come back within the request); "Make it 3D" fills the
+    Generate tab's prompt and input image and shows that tab."""
     handler = Text2Image(outputs)
     with gr.Tab("Text to image (one step)", id="text2image"), gr.Row():
         with gr.Column(scale=2, min_width=300):
@@ -87,11 +107,13 @@ def text2image_tab(outputs: Path) -> None:
                 student = gr.Textbox(SHIPPED if shipped else TRAINED, label="Student",
                                      info="shipped, or a student folder in outputs/ (scoredream distill2d --output "
                                           "outputs/NAME)")
-            run = gr.Button("Sample", variant="primary")
+            with gr.Row():
+                run = gr.Button("Sample", variant="primary")
+                to_3d = gr.Button("Make it 3D", elem_id="t2i-to-3d")
             gr.Markdown("A one-step student distilled from the prior by VSD (SwiftBrush): noise and prompt to image in "
-                        "one UNet call. The teacher's 25-step sample from the same noise seed is beside it. For a 3D "
-                        "object from such an image: `scoredream generate --text-image --student embedded PROMPT` "
-                        "(the teacher finishes the student's image, then image to 3D).")
+                        "one UNet call. The teacher's 25-step sample from the same noise seed is beside it. "
+                        "**Make it 3D** hands the image, finished by the teacher's last 5 steps and matted, to the "
+                        "Generate tab (the CLI: `scoredream generate --text-image --student embedded PROMPT`).")
         with gr.Column(scale=3):
             with gr.Row():
                 mine = gr.Image(label="Student (1 step)", type="pil", interactive=False, height=SHOWN,
@@ -101,3 +123,6 @@ def text2image_tab(outputs: Path) -> None:
             timing = gr.Markdown(elem_id="t2i-timing")
     run.click(handler.sample, [prompt, student, seed], [mine, theirs, timing], api_name="text2image")
     prompt.submit(handler.sample, [prompt, student, seed], [mine, theirs, timing], api_visibility="private")
+    to_3d.click(handler.image_for_3d, [prompt, student, seed], [generate_image, generate_prompt, timing],
+                api_name="text2image_for_3d").then(lambda: gr.Tabs(selected="generate"), None, tabs,
+                                                   api_visibility="private")

@@ -46,3 +46,20 @@ def test_an_example_image_runs_image_to_3d_and_shows_the_input_view(app, zero123
     assert ((pixels[..., 1] + pixels[..., 2]) / 2 - pixels[..., 0] > 60).any()
     run = next(outputs.glob("a-cyan-mug-image-s0*"))
     assert (run / "input.png").exists() and (run / "input_view.png").exists()
+
+
+def test_make_it_3d_on_the_2d_tab_fills_the_generate_tabs_prompt_and_image(app):
+    url, _, _ = app
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        page = browser.new_page(viewport=DESKTOP)
+        page.goto(url)
+        page.get_by_role("tab", name="Text to image (one step)").click()
+        page.locator("#t2i-prompt textarea, #t2i-prompt input").first.fill("a red cube")
+        page.locator("#t2i-to-3d").click()  # the shipped student, finished by the teacher, matted
+        page.locator("#prompt").wait_for(state="visible", timeout=60_000)  # the Generate tab is shown
+        page.get_by_text("Image to 3D (optional input image)").click()
+        page.locator("#input-image img").wait_for(state="visible", timeout=60_000)  # with the image in its input
+        prompt = page.locator("#prompt textarea, #prompt input").first.input_value()
+        browser.close()
+    assert prompt == "a red cube"

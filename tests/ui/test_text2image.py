@@ -39,3 +39,27 @@ def test_bad_input_is_a_message(outputs, prompt, student, message):
     mine, theirs, text = Text2Image(outputs, device="cpu").sample(prompt, student, 0)
     assert mine is None and theirs is None and text.startswith("**error:**") and message in text
     assert str(outputs) not in text
+
+
+def test_make_it_3d_hands_a_matted_rgba_image_of_the_shipped_student_to_the_generate_tab(outputs):
+    from PIL import Image
+
+    from ui.text2image import FOR_3D_FOLDER
+
+    path, prompt, line = Text2Image(outputs, device="cpu").image_for_3d("a red cube", "shipped", 0)
+    assert prompt == "a red cube" and "Generate tab" in line
+    assert path is not None and path.startswith(str(outputs / FOR_3D_FOLDER))  # served: inside the outputs folder
+    image = Image.open(path)
+    alpha = image.getchannel("A")
+    assert image.mode == "RGBA" and image.size == (SHOWN, SHOWN)
+    assert alpha.getextrema() == (0, 255)  # an object and a background, not all one
+    from pathlib import Path
+
+    from scoredream.image import ImageConfig, object_rgba  # the Generate tab's loader takes it as it is
+    _, mask = object_rgba(Path(path), ImageConfig().background_threshold)
+    assert 0.05 < mask.mean().item() < 0.9
+
+
+def test_make_it_3d_refuses_an_image_without_an_object(outputs):
+    path, prompt, line = Text2Image(outputs, device="cpu").image_for_3d("a red cube", "my-student", 0)
+    assert path is None and prompt == "a red cube" and line.startswith("**error:**")
