@@ -32,7 +32,7 @@ from bench_image import back_view_correct
 
 from scoredream.distill2d import OneStepStudent
 from scoredream.distill2d.evaluate import Sampler
-from scoredream.distill2d.sample import REFINE_STEPS, refine, slug, write_images
+from scoredream.distill2d.sample import REFINE_STEPS, finished_samples, slug, write_images
 from scoredream.distill2d.text_image import text_image_3d
 from scoredream.errors import ImageError
 from scoredream.image import ImageConfig, load_reference, psnr
@@ -54,7 +54,7 @@ def make_sampler(name: str, args: argparse.Namespace) -> Sampler:
         return OneStepStudent.from_teacher(load_prior(args.prior)).eval().sample
     student = OneStepStudent.from_pretrained(student_folder(name))
     if name.startswith("refined:"):
-        return lambda texts, g: refine(student, student.sample(texts, g), texts, g)
+        return lambda texts, g: finished_samples(student, texts, g)
     return student.sample
 
 

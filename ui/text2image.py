@@ -19,18 +19,14 @@ from PIL import Image
 
 from scoredream.device import pick_device
 from scoredream.distill2d import OneStepStudent
-from scoredream.distill2d.sample import refine, sample_matte, slug, to_pil
-from scoredream.priors.loading import assets_dir
+from scoredream.distill2d.sample import TEACHER_CFG, TEACHER_STEPS, finished_samples, sample_matte, slug, to_pil
+from scoredream.distill2d.student import SHIPPED, student_folder
 from scoredream.priors.sampling import ddim_sample
 from ui.files import inside, public_text
 from ui.handlers import ERRORS
 
-SHIPPED = "shipped"
 TRAINED = "student2d"
 """The folder `scoredream distill2d` writes by default (outputs/student2d): the tab's student when none ships."""
-TEACHER_STEPS = 25
-TEACHER_GUIDANCE = 2.0
-"""The embedded prior's best 2D sampling scale (assets/prior/EVAL.md), as scripts/bench_2d.py compares with."""
 SHOWN = 256
 FOR_3D_FOLDER = ".text2image"
 """under the app's outputs folder (which the app serves): the matted images handed to the Generate tab"""
@@ -47,7 +43,8 @@ class Text2Image:
 
     def folder(self, student: str) -> Path:
         name = (student or "").strip()
-        return assets_dir() / "student2d" if name in ("", SHIPPED) else inside(self.outputs, name)
+        # "shipped": the tab's earlier name for it
+        return student_folder(SHIPPED) if name in ("", SHIPPED, "shipped") else inside(self.outputs, name)
 
     def student(self, student: str) -> OneStepStudent:
         folder = self.folder(student)
@@ -67,14 +64,14 @@ class Text2Image:
             mine = model.sample([text], torch.Generator().manual_seed(generator_seed))[0]
             fast = time.perf_counter() - start
             start = time.perf_counter()
-            theirs = ddim_sample(model.teacher, [text], TEACHER_GUIDANCE, TEACHER_STEPS,
+            theirs = ddim_sample(model.teacher, [text], TEACHER_CFG, TEACHER_STEPS,
                                  torch.Generator().manual_seed(generator_seed))[0]
             slow = time.perf_counter() - start
         except ERRORS as e:
             return None, None, f"**error:** {public_text(str(e), self.outputs)}"
         shown = [to_pil(image).resize((SHOWN, SHOWN), Image.Resampling.NEAREST) for image in (mine, theirs)]
         return (*shown, f"student: one UNet call, {1000 * fast:.0f} ms; teacher: {TEACHER_STEPS} DDIM steps "
-                        f"(CFG {TEACHER_GUIDANCE:g}), {1000 * slow:.0f} ms")
+                        f"(CFG {TEACHER_CFG:g}), {1000 * slow:.0f} ms")
 
     def image_for_3d(self, prompt: str, student: str, seed: float | None) -> tuple[str | None, str, str]:
         """(RGBA PNG of the prompt's object, the prompt, a line) for the Generate tab's image input: the student's
@@ -84,7 +81,7 @@ class Text2Image:
             model = self.student(student)
             text = model.teacher.check_prompt(prompt)
             generator = torch.Generator().manual_seed(int(seed or 0))
-            image = refine(model, model.sample([text], generator), [text], generator)[0].cpu()
+            image = finished_samples(model, [text], generator)[0].cpu()
             alpha = sample_matte(image, name=f"the image of {text!r}")
         except ERRORS as e:
             return None, prompt, f"**error:** {public_text(str(e), self.outputs)}"
@@ -103,7 +100,7 @@ def text2image_tab(outputs: Path, generate_image: gr.Image, generate_prompt: gr.
             prompt = gr.Textbox(label="Prompt", placeholder="a red mug", max_lines=1, elem_id="t2i-prompt")
             with gr.Row():
                 seed = gr.Number(0, label="Seed", precision=0, min_width=90)
-                shipped = (assets_dir() / "student2d" / "scoredream_student.json").exists()
+                shipped = (student_folder(SHIPPED) / "scoredream_student.json").exists()
                 student = gr.Textbox(SHIPPED if shipped else TRAINED, label="Student",
                                      info="shipped, or a student folder in outputs/ (scoredream distill2d --output "
                                           "outputs/NAME)")

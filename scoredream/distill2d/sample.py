@@ -60,6 +60,12 @@ def refine(student: OneStepStudent, images: Float[Tensor, "B 3 H W"], prompts: l
     return ddim_sample(student.teacher, prompts, TEACHER_CFG, TEACHER_STEPS, generator, start=images, last=steps)
 
 
+def finished_samples(student: OneStepStudent, prompts: list[str], generator: torch.Generator | None = None,
+                     steps: int = REFINE_STEPS) -> Float[Tensor, "B 3 H W"]:
+    """One student image per prompt, finished by the teacher's last `steps` DDIM steps (0: the one-step image)."""
+    return refine(student, student.sample(prompts, generator), prompts, generator, steps)
+
+
 def write_images(images: Float[Tensor, "B 3 H W"], names: list[str], output: Path, size: int = 256,
                  matte: bool = True) -> list[Path]:
     """output/NAME.png per image: RGBA with the object's matte (RGB where none is found, with a warning, or with
@@ -92,7 +98,7 @@ def write_samples(student_folder: Path, prompts: list[str], output: Path, sample
         raise ConfigError(f"size {size} is below the prior's resolution {student.teacher.image_size} (0 keeps it)")
     generator = torch.Generator().manual_seed(seed)
     repeated = [t for t in texts for _ in range(samples)]
-    images = refine(student, student.sample(repeated, generator), repeated, generator, refine_steps)
+    images = finished_samples(student, repeated, generator, refine_steps)
     names = [f"{slug(texts[i // samples])}_{seed}_{i % samples}" for i in range(len(images))]
     return write_images(images, names, output, size)
 

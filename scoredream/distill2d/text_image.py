@@ -14,7 +14,7 @@ from jaxtyping import Float
 from torch import Tensor
 
 from scoredream.device import pick_device
-from scoredream.distill2d.sample import REFINE_STEPS, TEACHER_CFG, TEACHER_STEPS, refine, sample_matte, to_pil
+from scoredream.distill2d.sample import REFINE_STEPS, TEACHER_CFG, TEACHER_STEPS, finished_samples, sample_matte, to_pil
 from scoredream.distill2d.student import OneStepStudent
 from scoredream.priors.prompts import view_suffix
 from scoredream.priors.sampling import ddim_sample
@@ -39,7 +39,7 @@ def prompt_image(config: GenerateConfig, student: Path | None, steps: int = TEAC
     if student is not None:
         one_step = OneStepStudent.from_pretrained(student, device=device)
         texts = [one_step.teacher.check_prompt(config.prompt)]
-        return refine(one_step, one_step.sample(texts, generator), texts, generator, refine_steps)[0].cpu(), None
+        return finished_samples(one_step, texts, generator, refine_steps)[0].cpu(), None
     prior = config.prior.setup(device)
     text = prior.check_prompt(config.prompt)
     if config.prompts.view_dependent:
