@@ -72,6 +72,6 @@ class ASDGuidance(ScoreDistillation):
             torch.cat([t.repeat(n), t_next]),
             torch.cat([conditions.embeddings(), conditions.cond]),
         )
-        eps_cfg = conditions.combine(eps[: n * b], self.guidance_scale)
+        eps_cfg = conditions.combine(eps[: n * b], self.scale_at(inputs.progress))
         dt = float((t_next - t).float().mean())
         return self.weight(t) * (eps_cfg - eps[n * b :]), {"asd_dt": dt}

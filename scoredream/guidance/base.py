@@ -31,6 +31,12 @@ class MethodConfig:
     guidance_scale: float | None = None
     """classifier-free guidance scale s in eps_u + s (eps_c - eps_u);
     unset: the prior's recommendation (its scoredream_guidance.json), else the method's paper's"""
+    guidance_scale_end: float | None = None
+    """CFG scale at the end of the run, reached linearly over the run fractions guidance_scale_anneal (unset: the
+    scale stays constant). High CFG builds shapes early; it also pushes every colour away from the prompts' mean
+    colour, so a lower late scale lets colours settle (the amortized generator's orange and pink)"""
+    guidance_scale_anneal: tuple[float, float] = (0.5, 1.0)
+    """(start, end) fractions of the run over which the CFG scale goes from guidance_scale to guidance_scale_end"""
     weighting: Weighting = "sds"
     """w(t): sds = 1 - alpha_bar, uniform = 1, fantasia = sqrt(alpha_bar) (1 - alpha_bar)"""
     timesteps: TimestepSchedule = field(default_factory=TimestepSchedule)
@@ -45,6 +51,12 @@ class MethodConfig:
         self.timesteps.validate(f"{where}.timesteps")
         if self.guidance_scale is not None and self.guidance_scale < 0:
             raise ConfigError(f"{where}.guidance_scale must be >= 0, got {self.guidance_scale}")
+        if self.guidance_scale_end is not None and self.guidance_scale_end < 0:
+            raise ConfigError(f"{where}.guidance_scale_end must be >= 0, got {self.guidance_scale_end}")
+        start, end = self.guidance_scale_anneal
+        if not 0.0 <= start <= end <= 1.0:
+            raise ConfigError(f"{where}.guidance_scale_anneal must be fractions of the run with start <= end, got "
+                              f"{self.guidance_scale_anneal}")
         if self.grad_clip is not None and self.grad_clip <= 0:
             raise ConfigError(f"{where}.grad_clip must be positive (or unset), got {self.grad_clip}")
         self.perp_neg.validate(f"{where}.perp_neg")
@@ -108,6 +120,15 @@ class ScoreDistillation:
         self.guidance_scale = settings.guidance_scale
         self.timesteps = settings.timesteps
 
+    def scale_at(self, progress: float) -> float:
+        """The CFG scale at this point of the run: guidance_scale, annealed linearly to guidance_scale_end."""
+        end = self.config.guidance_scale_end
+        if end is None:
+            return self.guidance_scale
+        a, b = self.config.guidance_scale_anneal
+        k = float(progress >= a) if b <= a else min(max((progress - a) / (b - a), 0.0), 1.0)
+        return (1 - k) * self.guidance_scale + k * end
+
     def gradient(self, inputs: DistillationInputs, generator: torch.Generator | None) -> tuple[Tensor, dict]:
         """The update direction on x0 (before cleaning) and the method's own statistics."""
         raise NotImplementedError
@@ -164,11 +185,13 @@ class ScoreDistillation:
     def weight(self, t: Int[Tensor, " B"]) -> Float[Tensor, "B 1 1 1"]:
         return sds_weight(t, self.prior.alphas_cumprod, self.config.weighting).view(-1, 1, 1, 1)
 
-    def guided_noise(self, x_t: Tensor, t: Tensor, conditions: TextConditions) -> Float[Tensor, "B C h w"]:
-        """eps_u + s (eps_c - eps_u) (plus Perp-Neg's negatives), all branches in one UNet call."""
+    def guided_noise(
+        self, x_t: Tensor, t: Tensor, conditions: TextConditions, progress: float
+    ) -> Float[Tensor, "B C h w"]:
+        """eps_u + s (eps_c - eps_u) (plus Perp-Neg's negatives), all branches in one UNet call; s at `progress`."""
         n = conditions.copies
         eps = self.prior.predict_noise(x_t.repeat(n, 1, 1, 1), t.repeat(n), conditions.embeddings())
-        return conditions.combine(eps, self.guidance_scale)
+        return conditions.combine(eps, self.scale_at(progress))
 
     # Methods whose only model is the frozen prior (SDS, ASD) have nothing to save or restore.
     def state_dict(self) -> dict[str, Tensor]:

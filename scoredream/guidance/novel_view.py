@@ -99,6 +99,6 @@ class NovelViewGuidance(ScoreDistillation):
         x0, t, noise, c = inputs.x0, inputs.t, inputs.noise, inputs.conditions
         x_t = self.prior.add_noise(x0, noise, t)
         eps = self.prior.guided_noise(
-            x_t, t, c.image, c.d_elevation, c.d_azimuth, c.d_distance, self.guidance_scale
+            x_t, t, c.image, c.d_elevation, c.d_azimuth, c.d_distance, self.scale_at(inputs.progress)
         )
         return self.weight(t) * (eps - noise), {}

@@ -25,5 +25,5 @@ class SDSGuidance(ScoreDistillation):
 
     def gradient(self, inputs: DistillationInputs, generator: torch.Generator | None) -> tuple[Tensor, dict]:
         x0, t, noise = inputs.x0, inputs.t, inputs.noise
-        eps = self.guided_noise(self.prior.add_noise(x0, noise, t), t, inputs.conditions)
+        eps = self.guided_noise(self.prior.add_noise(x0, noise, t), t, inputs.conditions, inputs.progress)
         return self.weight(t) * (eps - noise), {}

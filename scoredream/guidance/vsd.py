@@ -132,7 +132,8 @@ class VSDGuidance(ScoreDistillation):
         text = inputs.prompt.plain.expand(x0.shape[0], -1, -1)
         c2w = inputs.cameras.c2w.to(x0.device)
         x_t = self.prior.add_noise(x0, noise, t)
-        grad = self.weight(t) * (self.guided_noise(x_t, t, inputs.conditions) - self.lora_noise(x_t, t, text, c2w))
+        guided = self.guided_noise(x_t, t, inputs.conditions, inputs.progress)
+        grad = self.weight(t) * (guided - self.lora_noise(x_t, t, text, c2w))
         return grad, {"lora_loss": self.train_lora(x0, text, c2w, generator)}
 
     def train_lora(

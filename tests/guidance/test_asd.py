@@ -1,9 +1,11 @@
+import pytest
 import torch
 from tiny_models import tiny_prior
 
 from scoredream.guidance import ASDConfig, TimestepSchedule
 from scoredream.priors import PromptEmbeddings
 from scoredream.render.cameras import make_cameras
+from scoredream.serialization import ConfigError
 
 
 def _cams(n: int):
@@ -80,3 +82,30 @@ def test_asd_with_perp_neg_and_latent_prior():
     assert [c[0].shape[0] for c in spy.calls] == [10]  # 5B: cond, uncond, two negatives, and x_{t+dt}
     out.loss.backward()
     assert torch.isfinite(rgb.grad).all() and rgb.grad.abs().sum() > 0
+
+
+def test_annealed_cfg_scale_is_the_constant_scale_of_its_point_in_the_run(pixel_prior):
+    """guidance_scale_end anneals CFG linearly over guidance_scale_anneal; at each point ASD's update is that of a
+    constant-scale ASD at the annealed value, and the run's length does not matter (fractions)."""
+    t_range = TimestepSchedule(0.2, 0.2, 0.6, 0.6)
+    annealed = ASDConfig(guidance_scale=7.5, guidance_scale_end=3.0, guidance_scale_anneal=(0.4, 0.8),
+                         timesteps=t_range).setup(pixel_prior)
+    assert [annealed.scale_at(p) for p in (0.0, 0.4, 0.6, 0.8, 1.0)] == [7.5, 7.5, 5.25, 3.0, 3.0]
+    prompt = PromptEmbeddings(pixel_prior, "a red cube")
+    rgb, cams = torch.rand(2, 16, 16, 3), _cams(2)
+    for progress, scale in ((0.1, 7.5), (0.6, 5.25), (0.9, 3.0)):
+        constant = ASDConfig(guidance_scale=scale, timesteps=t_range).setup(pixel_prior)
+        grads = []
+        for g in (annealed, constant):
+            x = rgb.clone().requires_grad_(True)
+            g(x, cams, prompt, progress=progress, generator=torch.Generator().manual_seed(1)).loss.backward()
+            grads.append(x.grad)
+        torch.testing.assert_close(grads[0], grads[1])
+    assert ASDConfig(guidance_scale=7.5).setup(pixel_prior).scale_at(0.9) == 7.5  # unset: constant
+
+
+@pytest.mark.parametrize("bad", [{"guidance_scale_end": -1.0}, {"guidance_scale_anneal": (0.8, 0.4)},
+                                 {"guidance_scale_anneal": (0.5, 1.5)}])
+def test_bad_cfg_schedules_are_refused(bad):
+    with pytest.raises(ConfigError, match="guidance_scale"):
+        ASDConfig(**bad).validate("asd")
