@@ -74,9 +74,10 @@ class FieldExtentConfig:
     sdf_init_radius, and density is VolSDF's (1/beta) LaplaceCDF(-sdf; beta): a surface as sharp as beta"""
     sdf_init_radius: float = 0.5
     """sdf density: radius of the sphere the field starts as (sdf = |x| - radius + feature 0)"""
-    sdf_beta: tuple[float, float] = (0.1, 0.02)
+    sdf_beta: tuple[float, float] = (0.03, 0.01)
     """sdf density: the Laplace scale beta at the start of training and from sdf_anneal_end on (geometric in
-    between); a built or loaded field renders with the second"""
+    between); a built or loaded field renders with the second. A start at 0.1 (alpha 10, the blob's interior)
+    lets fog show far outside the sphere and SDS grows it into a background wall on the mug (README, abl_sdf)"""
     sdf_anneal_end: float = 0.5
     """sdf density: fraction of the run where beta reaches sdf_beta[1]"""
 
@@ -105,9 +106,9 @@ class Field(nn.Module):
     blob_radius: float = 0.5
     density_kind: DensityKind = "softplus"
     sdf_init_radius: float = 0.5
-    sdf_beta: tuple[float, float] = (0.1, 0.02)
+    sdf_beta: tuple[float, float] = (0.03, 0.01)
     sdf_anneal_end: float = 0.5
-    beta: float = 0.02
+    beta: float = 0.01
     """the sdf density's current beta: sdf_beta[1] (a finished field) until training sets its progress"""
 
     def __init__(self, extent: FieldExtentConfig | None = None) -> None:
