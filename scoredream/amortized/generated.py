@@ -15,6 +15,7 @@ from jaxtyping import Float
 from torch import Tensor, nn
 
 from scoredream.fields import Field
+from scoredream.fields.base import EXTENT_ATTRIBUTES
 
 
 def make_slots(template: Field, names: tuple[str, ...]) -> None:
@@ -42,7 +43,8 @@ class _Encode(nn.Module):
 class GeneratedField(Field):
     def __init__(self, template: Field, tensors: dict[str, Tensor]) -> None:
         super().__init__()
-        self.bound, self.blob_strength, self.blob_radius = template.bound, template.blob_strength, template.blob_radius
+        for name in EXTENT_ATTRIBUTES:  # bound, initial shape, density kind: the template's
+            setattr(self, name, getattr(template, name))
         self.template = template
         self.color_head = template.color_head
         self.tensors = tensors
@@ -55,6 +57,7 @@ class GeneratedField(Field):
         return self.template.param_groups()
 
     def set_progress(self, progress: float) -> None:
+        super().set_progress(progress)
         self.template.set_progress(progress)
 
     @torch.no_grad()

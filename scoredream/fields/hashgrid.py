@@ -97,6 +97,7 @@ class HashGridField(Field):
         self.mlp = nn.Sequential(
             nn.Linear(self.encoding.out_dim, config.hidden_dim), nn.ReLU(), nn.Linear(config.hidden_dim, FEATURE_DIM)
         )
+        self.start_sdf_at_sphere(self.mlp[-1])
         self.active_levels = config.levels  # a built field renders with every level; training sets its progress
 
     def _check_layout(self, state: dict[str, Tensor], prefix: str, *_: object) -> None:
@@ -108,6 +109,7 @@ class HashGridField(Field):
         state[prefix + "grid_backend"] = self.grid_backend.clone()
 
     def set_progress(self, progress: float) -> None:
+        super().set_progress(progress)
         self.active_levels = self.config.levels_at(progress)
 
     def encode(self, points: Float[Tensor, "N 3"]) -> Float[Tensor, "N 16"]:

@@ -51,6 +51,7 @@ class MLPField(Field):
             dim = config.width + (in_dim if i == config.skip else 0)
         self.layers = nn.ModuleList(layers)
         self.out = nn.Linear(dim, FEATURE_DIM)
+        self.start_sdf_at_sphere(self.out)
 
     def encode(self, points: Float[Tensor, "N 3"]) -> Float[Tensor, "N 16"]:
         x = positional_encoding(points / self.bound, self.config.frequencies)

@@ -44,6 +44,9 @@ class TensoRFField(Field):
         self.planes = nn.Parameter(config.init_scale * torch.randn(3, channels, r, r))
         self.lines = nn.Parameter(config.init_scale * torch.randn(3, channels, r, 1))
         self.basis = nn.Linear(3 * config.appearance_rank, FEATURE_DIM - 1, bias=False)
+        if self.density_kind == "sdf":  # start as the sphere: density lines at zero (the planes still move them)
+            with torch.no_grad():
+                self.lines[:, : config.density_rank].zero_()
 
     def components(self, points: Float[Tensor, "N 3"]) -> Float[Tensor, "3 C N"]:
         """Plane x line products per axis pair and channel (density channels first)."""

@@ -50,6 +50,7 @@ class TriplaneField(Field):
         self.decoder = nn.Sequential(
             nn.Linear(3 * c, config.hidden_dim), nn.ReLU(), nn.Linear(config.hidden_dim, FEATURE_DIM)
         )
+        self.start_sdf_at_sphere(self.decoder[-1])
 
     def encode(self, points: Float[Tensor, "N 3"]) -> Float[Tensor, "N 16"]:
         return self.decoder(sample_triplanes(self.planes, points / self.bound))

@@ -71,6 +71,12 @@ class TrainConfig:
     distortion_weight: float = 0.0
     """weight of mip-NeRF 360's distortion loss (mean over rays), which gathers each ray's weight into one short
     interval: a thin surface instead of a soft shell"""
+    eikonal_weight: float = 0.0
+    """weight of the eikonal loss mean (|grad sdf| - 1)^2 at eikonal_points random points of the field's cube a
+    step (an sdf field only; gradients by forward differences): keeps the sdf a distance, so beta alone sets how
+    sharp the surface is"""
+    eikonal_points: int = 1024
+    """random points a step for the eikonal loss"""
     orientation_weight: tuple[float, float] = (0.0, 0.0)
     """weight of the orientation loss mean_rays sum_i w_i max(0, n_i . d)^2 (normals must face the camera) at the
     start of the run and from orientation_ramp on, linear in between (threestudio DreamFusion: 10 -> 1000)"""
@@ -239,9 +245,14 @@ class GenerateConfig:
         if self.render.num_samples < 2:
             raise ConfigError("render.num_samples must be at least 2")
         self.guidance_config().validate(self.method)
+        self.field_config().validate_density(self.field)
+        if self.train.eikonal_weight and self.field_config().density_kind != "sdf":
+            raise ConfigError(f"train.eikonal_weight needs an sdf field (--{self.field}.density-kind sdf)")
         self.shading.validate("shading")
         if min(self.train.orientation_weight) < 0 or self.render.importance_samples < 0:
             raise ConfigError("train.orientation_weight and render.importance_samples must be >= 0")
+        if self.train.eikonal_weight < 0 or self.train.eikonal_points < 1:
+            raise ConfigError("train.eikonal_weight must be >= 0 and train.eikonal_points at least 1")
         if self.export.enabled:
             self.export.validate()
         if self.image.enabled:

@@ -20,6 +20,7 @@ from scoredream.device import pick_device
 from scoredream.errors import TrainingDiverged
 from scoredream.export import EmptySurfaceError, export_mesh, export_stages
 from scoredream.fields import Field, build_field
+from scoredream.fields.base import sdf_gradient
 from scoredream.fields.hashgrid import GridLayout, state_layout
 from scoredream.guidance import Guidance, GuidanceOutput, ScoreDistillation
 from scoredream.guidance.novel_view import NovelViewGuidance
@@ -335,7 +336,20 @@ def random_view_losses(run: Run, step: int, progress: float) -> tuple[Tensor, di
     if out.distortion is not None:
         loss = loss + config.train.distortion_weight * out.distortion
         row["distortion"] = out.distortion.item()
+    if config.train.eikonal_weight > 0:
+        eikonal = sum(eikonal_loss(f, config.train.eikonal_points, generator) for f in run.particles) / len(
+            run.particles)
+        loss = loss + config.train.eikonal_weight * eikonal
+        row["eikonal"] = eikonal.item()
     return loss, {"opacity": out.opacity.mean().item(), **row}
+
+
+def eikonal_loss(field: Field, num_points: int, generator: torch.Generator, eps: float = 1e-2) -> Tensor:
+    """mean (|grad sdf| - 1)^2 at random points of the field's cube, grad by forward differences (IGR's eikonal
+    term without double backward)."""
+    device = next(field.parameters()).device
+    points = ((torch.rand(num_points, 3, generator=generator) * 2 - 1) * field.bound).to(device)
+    return (sdf_gradient(field, points, eps).norm(dim=-1) - 1).square().mean()
 
 
 def finish_bars() -> Callable[[FinishStage], None]:
