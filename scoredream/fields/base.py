@@ -15,6 +15,8 @@ import torch
 from jaxtyping import Float
 from torch import Tensor, nn
 
+from scoredream.progress import ramp
+
 FEATURE_DIM = 16
 
 
@@ -37,7 +39,7 @@ DensityKind = Literal["softplus", "sdf"]
 def beta_at(beta: tuple[float, float], anneal_end: float, progress: float) -> float:
     """The SDF density's sharpness at `progress`: geometric from beta[0] at the start to beta[1] at `anneal_end`
     (a fraction of the run), beta[1] from there on."""
-    k = min(progress / anneal_end, 1.0) if anneal_end > 0 else 1.0
+    k = ramp(progress, 0.0, anneal_end)
     return beta[0] ** (1 - k) * beta[1] ** k
 
 

@@ -16,6 +16,7 @@ from scoredream.fields.grid_encoding import (
     TorchGridEncoding,
     tcnn_available,
 )
+from scoredream.progress import ramp
 
 
 @dataclass
@@ -52,8 +53,7 @@ class HashGridConfig(FieldExtentConfig):
         """Levels in use at this point of the run."""
         if not self.progressive_levels or self.progressive_levels >= self.levels or progress >= self.progressive_end:
             return self.levels
-        span = max(self.progressive_end - self.progressive_start, 1e-8)
-        k = min(max((progress - self.progressive_start) / span, 0.0), 1.0)
+        k = ramp(progress, self.progressive_start, self.progressive_end)
         return self.progressive_levels + int(k * (self.levels - self.progressive_levels))
 
     def setup(self, layout: GridLayout | None = None) -> HashGridField:

@@ -18,6 +18,7 @@ from scoredream.guidance.schedule import TimestepSchedule
 from scoredream.guidance.settings import method_settings
 from scoredream.priors.diffusion_prior import DiffusionModel
 from scoredream.priors.prompts import PromptEmbeddings
+from scoredream.progress import ramp
 from scoredream.render.cameras import Cameras
 from scoredream.serialization import ConfigError
 
@@ -125,8 +126,7 @@ class ScoreDistillation:
         end = self.config.guidance_scale_end
         if end is None:
             return self.guidance_scale
-        a, b = self.config.guidance_scale_anneal
-        k = float(progress >= a) if b <= a else min(max((progress - a) / (b - a), 0.0), 1.0)
+        k = ramp(progress, *self.config.guidance_scale_anneal)
         return (1 - k) * self.guidance_scale + k * end
 
     def gradient(self, inputs: DistillationInputs, generator: torch.Generator | None) -> tuple[Tensor, dict]:

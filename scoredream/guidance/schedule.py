@@ -12,6 +12,7 @@ import torch
 from jaxtyping import Int
 from torch import Tensor
 
+from scoredream.progress import ramp
 from scoredream.serialization import ConfigError
 
 
@@ -47,10 +48,7 @@ class TimestepSchedule:
 
     def fractions(self, progress: float) -> tuple[float, float]:
         """(lowest, highest) t fraction at this point of the run."""
-        if self.end <= self.start:
-            k = 0.0 if progress < self.start else 1.0
-        else:
-            k = min(max((progress - self.start) / (self.end - self.start), 0.0), 1.0)
+        k = ramp(progress, self.start, self.end)
         lo = (1 - k) * self.min_start + k * self.min_end
         hi = (1 - k) * self.max_start + k * self.max_end
         return lo, max(hi, lo)
