@@ -33,9 +33,17 @@ class GeneratorCheckpoint:
         return {k[len(prefix) + 1 :]: v for k, v in self.tensors.items() if k.startswith(prefix + ".")}
 
     def build_generator(self, prior: DiffusionPrior, device: str | torch.device = "cpu") -> TextToField:
+        """The generator to sample from: its averaged weights where the run keeps an average that has begun
+        (`train.average_from`), else its last weights."""
         generator = build_generator(self.config, prior).to(device)
-        load_module(generator, self.state("generator"), self.path)
+        load_module(generator, self.generator_state(), self.path)
         return generator.eval()
+
+    def generator_state(self) -> dict[str, Tensor]:
+        average = self.state("average")
+        if average and int(average["n_averaged"]) > 0:
+            return {k[len("module.") :]: v for k, v in average.items() if k.startswith("module.")}
+        return self.state("generator")
 
     def build_background(self, device: str | torch.device = "cpu") -> Background:
         background = self.config.background.setup().to(device)

@@ -52,6 +52,12 @@ class AmortizedTrainConfig:
     colour_logit_weight: float = 1.0
     """weight of the squared excess of the colour logits over colour_logit_bound, averaged over a fixed grid of
     points around the object weighted by their opacity (0: off, as before this penalty existed)"""
+    average_from: float | None = None
+    """from this fraction of the run on, keep the uniform average of the generator's weights over every later step
+    (stochastic weight averaging, Izmailov et al. 2018), which checkpoints and snapshots give to `sample`, the app
+    and the benchmarks; the last weights still go on training. A generator's late steps move its colours back and
+    forth around each prompt's (a prompt's view is scored once per few dozen steps), and the average settles there.
+    None: the last weights"""
     seed: int = 0
     """seeds the generator's initialisation and every draw: a step's draws depend on (seed, step, batch slot) only,
     so any number of processes, and a resumed run, draw the same"""
@@ -127,6 +133,9 @@ class AmortizedConfig:
         if not 8 <= t.resolution <= 2048 or min(t.checkpoint_every, t.snapshot_every, t.threads) < 0:
             raise ConfigError("train.resolution must be in [8, 2048]; checkpoint_every, snapshot_every and threads "
                               ">= 0")
+        if t.average_from is not None and not 0 <= t.average_from < 1:
+            raise ConfigError(f"train.average_from must be in [0, 1) (a fraction of the run) or None, got "
+                              f"{t.average_from}")
         if min(t.colour_logit_bound, t.colour_logit_weight) < 0:
             raise ConfigError("train.colour_logit_bound and train.colour_logit_weight must be >= 0")
         self.generator_config().validate(self.generator)

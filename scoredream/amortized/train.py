@@ -24,6 +24,7 @@ import numpy as np
 import torch
 import torch.distributed as dist
 from torch import Tensor, nn
+from torch.optim.swa_utils import AveragedModel
 from tqdm.auto import tqdm
 
 from scoredream.amortized.checkpoint import (
@@ -160,6 +161,7 @@ class AmortizedRun:
     model: nn.Module  # DDP over _Trained, or _Trained itself in one process
     optimizer: torch.optim.Optimizer
     device: torch.device
+    average: AveragedModel | None = None  # the generator's weights averaged since train.average_from
     start: int = 0
     history: list[dict[str, float]] = field(default_factory=list)
     embeddings: dict[str, PromptEmbeddings] = field(default_factory=dict)
@@ -176,6 +178,8 @@ class AmortizedRun:
         if self.processes.rank != 0:
             return
         modules = {"generator": self.generator, "background": self.background}
+        if self.average is not None:
+            modules["average"] = self.average
         if self.guidance.state_dict():
             modules["guidance"] = self.guidance  # type: ignore[assignment]  (VSD's LoRA: tensors only)
         if snapshot:
@@ -268,8 +272,9 @@ def build_run(config: AmortizedConfig, folder: RunFolder, processes: Processes, 
          {"params": groups["generator"], "lr": o.lr_generator},
          {"params": list(background.parameters()), "lr": o.lr_mlp}],
         betas=o.betas, eps=o.eps, weight_decay=0.0)
+    average = AveragedModel(generator) if config.train.average_from is not None else None
     return AmortizedRun(config, folder, processes, prior, prompts, guidance, generator, background, model,
-                        optimizer, device)
+                        optimizer, device, average)
 
 
 def restore_run(run: AmortizedRun, ckpt: GeneratorCheckpoint) -> None:
@@ -277,6 +282,8 @@ def restore_run(run: AmortizedRun, ckpt: GeneratorCheckpoint) -> None:
     load_module(run.background, ckpt.state("background"), ckpt.path)
     if ckpt.state("guidance"):
         run.guidance.load_state_dict(ckpt.state("guidance"))
+    if run.average is not None and ckpt.state("average"):
+        load_module(run.average, ckpt.state("average"), ckpt.path)
     state = load_trainer_state(ckpt.path, ckpt.step)
     run.optimizer.load_state_dict(state["optimizer"])
     run.start = ckpt.step
@@ -348,6 +355,8 @@ def amortized_step(run: AmortizedRun, step: int) -> dict[str, float]:
     run.optimizer.zero_grad(set_to_none=True)
     loss.backward()
     run.optimizer.step()
+    if run.average is not None and progress >= c.train.average_from:
+        run.average.update_parameters(run.generator)
     stats = {k: p.mean(torch.tensor([r[k] for r in rows]).mean()).item() for k in rows[0]}
     row = {"step": step + 1, "loss": global_loss, **stats}
     run.history.append(row)

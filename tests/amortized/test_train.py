@@ -84,10 +84,10 @@ train_generator(from_dict(AmortizedConfig, json.loads({config!r})), progress=Fal
 def test_resume_after_kill_9_reproduces_the_uninterrupted_run(tmp_path, make_config, embedded_prior):
     prompts = ["a red cube", "a blue sphere", "a green cone"]
     full = make_config(tmp_path / "full", prompts, steps=4, prompts_per_step=2)
-    full.train.checkpoint_every = 2
+    full.train.checkpoint_every, full.train.average_from = 2, 0.25  # an average begun before the kill, too
     done = train_generator_quietly(full, embedded_prior)
     killed = make_config(tmp_path / "killed", prompts, steps=4, prompts_per_step=2)
-    killed.train.checkpoint_every = 2
+    killed.train.checkpoint_every, killed.train.average_from = 2, 0.25
 
     # A separate interpreter (spawned, not forked: a forked torch process can deadlock) that SIGKILLs itself after
     # step 3, past the step-2 checkpoint and before the next one: what a kill -9 loses.
@@ -102,3 +102,19 @@ def test_resume_after_kill_9_reproduces_the_uninterrupted_run(tmp_path, make_con
     for key in a:
         assert torch.equal(a[key], b[key]), key
     assert [r["loss"] for r in resumed.history] == [r["loss"] for r in done.history]
+
+
+def test_the_generator_sampled_is_the_average_of_the_weights_since_average_from(tmp_path, make_config,
+                                                                                  embedded_prior):
+    cfg = make_config(tmp_path, ["a red cube", "a blue sphere"], steps=4, prompts_per_step=2)
+    cfg.train.snapshot_every, cfg.train.average_from = 1, 0.5  # steps 3 and 4 start at progress 0.5 and 0.75
+    result = train_generator_quietly(cfg, embedded_prior)
+    raw = [load_generator_checkpoint(result.run_dir / "checkpoints" / f"step_{k:06d}.safetensors").state("generator")
+           for k in (2, 3, 4)]
+    sampled = LoadedGenerator.load(result.run_dir, "cpu", prior=embedded_prior).generator.state_dict()
+    moved = [key for key in sampled if not torch.equal(raw[1][key], raw[2][key])]
+    assert moved  # training moved the weights between the averaged steps
+    for key in moved:
+        torch.testing.assert_close(sampled[key], (raw[1][key] + raw[2][key]) / 2)
+    assert not torch.equal(sampled[moved[0]], raw[2][moved[0]])
+    assert torch.equal(load_generator_checkpoint(result.checkpoint).state("generator")[moved[0]], raw[2][moved[0]])
