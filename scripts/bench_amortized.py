@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import re
 import time
 from pathlib import Path
@@ -139,6 +140,17 @@ def table(rows: dict[str, Row]) -> list[str]:
     return lines
 
 
+def target_lines(rows: dict[str, Row]) -> list[str]:
+    """Issue 19's targets against this run: held-out judge >= 0.9, held-out IoU within 0.05 of the training's."""
+    held, seen = rows["generator, held-out prompts"], rows["generator, training prompts"]
+    same = rows["generator, training prompts, shapes weighted as held out"]
+    verdict = lambda ok: "met" if ok else "missed"  # noqa: E731
+    gap, same_gap = held["iou"] - seen["iou"], held["iou"] - same["iou"]
+    return [f"Targets: held-out judge accuracy {held['judge_accuracy']:.4f} (>= 0.9: "
+            f"{verdict(held['judge_accuracy'] >= 0.9)}); held-out minus training IoU {gap:+.4f} (within 0.05: "
+            f"{verdict(abs(gap) <= 0.05)}), {same_gap:+.4f} against the training prompts of the same shapes."]
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("run", type=Path, help="amortized run folder")
@@ -181,6 +193,7 @@ def main() -> None:
         lines += [f"Per-prompt ASD at the same total compute: {per_steps} steps per prompt "
                   f"({samples} / {len(train)}), {sum(seconds) / len(seconds):.1f} s per object.", ""]
     lines += table(rows)
+    lines += [""] + target_lines(rows)
     lines += ["", f"Milliseconds per object after training (text embedding + generator forward + baking): "
               f"{ms['train']:.1f} (training prompts), {ms['test']:.1f} (held-out)."]
     if not args.no_curve:
@@ -197,6 +210,9 @@ def main() -> None:
             lines.append(f"| {r['processes']} | {r['rate']:.2f} | {r['samples']} | {r['seconds']:.1f} |")
     text = "\n".join(lines) + "\n"
     args.out.mkdir(parents=True, exist_ok=True)
+    per_prompt = {p: dataclasses.asdict(s) for p, s in zip(train + test, train_scores + test_scores, strict=True)}
+    (args.out / "scores.json").write_text(json.dumps({"run": str(args.run), "step": step, "train": train,
+                                                      "test": test, "scores": per_prompt}, indent=1))
     (args.out / "amortized.md").write_text(re.sub(r"\n{3,}", "\n\n", text))
     print("\n" + text)
 

@@ -54,6 +54,9 @@ class TextToField(nn.Module):
     def forward(self, text: Float[Tensor, "B L D"]) -> dict[str, Tensor]:
         return self.generate(text)
 
+    def centre_on(self, corpus: Float[Tensor, "N L D"]) -> None:
+        """Learn the corpus's text statistics before training (the generators that centre their input do)."""
+
     def field(self, tensors: dict[str, Tensor], index: int) -> GeneratedField:
         """Prompt `index` of a `generate` batch as a field."""
         return GeneratedField(self.template, {k: v[index] for k, v in tensors.items()})
@@ -82,6 +85,10 @@ class HyperINGPConfig:
     """hidden layers of the hypernetwork (ScaleDreamer: 1)"""
     output_scale: float = 0.1
     """scale of the hypernetwork's initial output weights: every prompt starts near the template's own head"""
+    centre_text: bool = False
+    """subtract the training corpus's mean text embedding from the hypernetwork's input (kept in the weights): the
+    prompts' embeddings share most of their numbers (the article, the padding), and uncentred, every prompt's
+    gradient moves every other prompt's head along that shared part"""
 
     def validate(self, where: str) -> None:
         if self.hidden_dim < 1 or self.hidden_layers < 0 or self.output_scale < 0:
@@ -110,9 +117,15 @@ class HyperINGP(TextToField):
             out.weight.mul_(config.output_scale)
             out.bias.copy_(initial)  # the mean head is the template's initial one
         self.hypernetwork = nn.Sequential(nn.Flatten(), *layers, out)
+        self.text_mean: Tensor | None
+        self.register_buffer("text_mean", torch.zeros(text_shape) if config.centre_text else None)
+
+    def centre_on(self, corpus: Float[Tensor, "N L D"]) -> None:
+        if self.text_mean is not None:
+            self.text_mean.copy_(corpus.mean(0))
 
     def generate(self, text: Float[Tensor, "B L D"]) -> dict[str, Tensor]:
-        flat = self.hypernetwork(text)
+        flat = self.hypernetwork(text if self.text_mean is None else text - self.text_mean)
         n = math.prod(self.head_shape)
         return {"mlp.2.weight": flat[:, :n].reshape(-1, *self.head_shape), "mlp.2.bias": flat[:, n:]}
 

@@ -217,6 +217,7 @@ def train_generator(
         with folder.lock() if processes.rank == 0 else contextlib.nullcontext():
             resumed = resume_point(folder, resume, config.train.steps, load_generator_checkpoint)
             run = build_run(config, folder, processes, prompts, prior, device)
+            run.generator.centre_on(torch.cat([run.embedding(p).plain for p in prompts]).to(device))
             if resumed is not None:
                 restore_run(run, resumed)
             if processes.rank == 0:

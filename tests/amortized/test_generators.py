@@ -61,3 +61,19 @@ def test_triplane_token_grid_must_divide_the_planes():
     config = TriplaneGeneratorConfig(tokens=6)
     with pytest.raises(ConfigError, match="power of 2"):
         config.validate("triplane")
+
+
+def test_a_centred_hypernetwork_sees_the_corpus_mean_text_as_zero():
+    config = small_generators()[0][1]
+    corpus = torch.randn(5, 16, 64) + 3.0  # texts sharing a large common part
+    torch.manual_seed(0)
+    plain = config.setup((16, 64))
+    config.centre_text = True
+    torch.manual_seed(0)
+    centred = config.setup((16, 64))
+    assert centred.state_dict().keys() - plain.state_dict().keys() == {"text_mean"}  # saved with the weights
+    centred.centre_on(corpus)
+    for key, value in centred(corpus.mean(0, keepdim=True)).items():
+        torch.testing.assert_close(value, plain(torch.zeros(1, 16, 64))[key])
+    plain.centre_on(corpus)  # a generator that does not centre keeps no statistics
+    torch.testing.assert_close(plain(corpus)["mlp.2.bias"], centred(corpus + corpus.mean(0))["mlp.2.bias"])
