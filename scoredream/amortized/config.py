@@ -52,12 +52,12 @@ class AmortizedTrainConfig:
     colour_logit_weight: float = 1.0
     """weight of the squared excess of the colour logits over colour_logit_bound, averaged over a fixed grid of
     points around the object weighted by their opacity (0: off, as before this penalty existed)"""
-    average_from: float | None = None
+    average_from: float | None = 0.6
     """from this fraction of the run on, keep the uniform average of the generator's weights over every later step
     (stochastic weight averaging, Izmailov et al. 2018), which checkpoints and snapshots give to `sample`, the app
     and the benchmarks; the last weights still go on training. A generator's late steps move its colours back and
     forth around each prompt's (a prompt's view is scored once per few dozen steps), and the average settles there.
-    None: the last weights"""
+    None: the last weights. Default: from the end of the default CFG anneal on"""
     seed: int = 0
     """seeds the generator's initialisation and every draw: a step's draws depend on (seed, step, batch slot) only,
     so any number of processes, and a resumed run, draw the same"""
@@ -89,17 +89,17 @@ class AmortizedConfig:
     """generator architecture; its options are under --<generator>.*"""
     method: MethodKind = "asd"
     """score distillation method; its options are under --<method>.* (vsd: one process only)"""
-    hyper_ingp: HyperINGPConfig = dataclasses.field(default_factory=HyperINGPConfig)
+    hyper_ingp: HyperINGPConfig = dataclasses.field(default_factory=lambda: HyperINGPConfig(centre_text=True))
     triplane: TriplaneGeneratorConfig = dataclasses.field(default_factory=TriplaneGeneratorConfig)
     prior: PriorConfig = dataclasses.field(default_factory=PriorConfig)
     prompts: PromptConfig = dataclasses.field(default_factory=PromptConfig)
     sds: SDSConfig = dataclasses.field(default_factory=SDSConfig)
     vsd: VSDConfig = dataclasses.field(default_factory=VSDConfig)
     asd: ASDConfig = dataclasses.field(default_factory=lambda: ASDConfig(guidance_scale_end=2.0,
-                                                                         guidance_scale_anneal=(0.4, 0.8)))
-    """ASD; by default its CFG anneals from the prior's scale (7.5) to 2 over 40-80% of the run: CFG builds the
+                                                                         guidance_scale_anneal=(0.3, 0.6)))
+    """ASD; by default its CFG anneals from the prior's scale (7.5) to 2 over 30-60% of the run: CFG builds the
     shapes, and then its push of every colour away from the prompts' mean colour is what the shared colour head
-    cannot undo (README: held-out judge accuracy 0.72 at a constant 7.5, 0.88 annealed to 2)"""
+    cannot undo (README: held-out judge accuracy 0.72 at a constant 7.5, 0.88-1.00 with today's defaults)"""
     cameras: CameraSamplerConfig = dataclasses.field(default_factory=CameraSamplerConfig)
     render: RenderConfig = dataclasses.field(default_factory=RenderConfig)
     shading: ShadingConfig = dataclasses.field(default_factory=ShadingConfig)
