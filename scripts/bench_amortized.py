@@ -198,12 +198,13 @@ def main() -> None:
               f"{ms['train']:.1f} (training prompts), {ms['test']:.1f} (held-out)."]
     if not args.no_curve:
         lines += ["", f"Snapshots ({args.curve_train_prompts} of the training prompts, every held-out one):", "",
-                  "| step | training s | held-out judge | held-out IoU | training judge | training IoU | IoU gap |",
+                  "| step | training s | held-out judge | held-out IoU | training judge | training IoU "
+                  "| gap (held-out - training) |",
                   "|---|---|---|---|---|---|---|"]
         spaced = train[:: max(len(train) // args.curve_train_prompts, 1)][: args.curve_train_prompts]
         for r in learning_curve(args.run, spaced, test, judge, loaded.prior):
             lines.append(f"| {int(r['step'])} | {r['seconds']:.0f} | {r['test_judge']:.2f} | {r['test_iou']:.3f} "
-                         f"| {r['train_judge']:.2f} | {r['train_iou']:.3f} | {r['train_iou'] - r['test_iou']:.3f} |")
+                         f"| {r['train_judge']:.2f} | {r['train_iou']:.3f} | {r['test_iou'] - r['train_iou']:+.3f} |")
     if args.throughput_steps:
         lines += ["", "| processes | samples/s | prompt-views | seconds |", "|---|---|---|---|"]
         for r in throughput(args.run, args.throughput_steps, args.out, args.threads):
