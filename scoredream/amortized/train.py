@@ -273,6 +273,8 @@ def build_run(config: AmortizedConfig, folder: RunFolder, processes: Processes, 
          {"params": groups["generator"], "lr": o.lr_generator},
          {"params": list(background.parameters()), "lr": o.lr_mlp}],
         betas=o.betas, eps=o.eps, weight_decay=0.0)
+    # Averages the parameters; its buffers (a centred generator's text mean) are copied from the generator's at
+    # every update, so the mean set after this copy is taken reaches the average too.
     average = AveragedModel(generator) if config.train.average_from is not None else None
     return AmortizedRun(config, folder, processes, prior, prompts, guidance, generator, background, model,
                         optimizer, device, average)
