@@ -76,7 +76,8 @@ def learning_curve(run: Path, train: list[str], test: list[str], judge: Judge, p
     rows = []
     for snap in sorted(RunFolder(run).checkpoints.glob("step_*.safetensors")):
         loaded = LoadedGenerator.load(snap, "cpu", prior=prior)  # type: ignore[arg-type]
-        held, seen = (mean_scores(score_generator(loaded, prompts, judge)[0]) for prompts in (test, train))
+        held = mean_scores(score_generator(loaded, test, judge)[0])
+        seen = mean_scores(score_generator(loaded, train, judge)[0])
         step = loaded.checkpoint.step
         rows.append({"step": step, "seconds": history.get(step, float("nan")), "test_judge": held["judge_accuracy"],
                      "test_iou": held["iou"], "train_judge": seen["judge_accuracy"], "train_iou": seen["iou"]})
@@ -144,11 +145,11 @@ def target_lines(rows: dict[str, Row]) -> list[str]:
     """Issue 19's targets against this run: held-out judge >= 0.9, held-out IoU within 0.05 of the training's."""
     held, seen = rows["generator, held-out prompts"], rows["generator, training prompts"]
     same = rows["generator, training prompts, shapes weighted as held out"]
-    verdict = lambda ok: "met" if ok else "missed"  # noqa: E731
     gap, same_gap = held["iou"] - seen["iou"], held["iou"] - same["iou"]
+    judge_ok, gap_ok = held["judge_accuracy"] >= 0.9, abs(gap) <= 0.05
     return [f"Targets: held-out judge accuracy {held['judge_accuracy']:.4f} (>= 0.9: "
-            f"{verdict(held['judge_accuracy'] >= 0.9)}); held-out minus training IoU {gap:+.4f} (within 0.05: "
-            f"{verdict(abs(gap) <= 0.05)}), {same_gap:+.4f} against the training prompts of the same shapes."]
+            f"{'met' if judge_ok else 'missed'}); held-out minus training IoU {gap:+.4f} (within 0.05: "
+            f"{'met' if gap_ok else 'missed'}), {same_gap:+.4f} against the training prompts of the same shapes."]
 
 
 def main() -> None:

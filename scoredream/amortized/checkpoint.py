@@ -40,10 +40,8 @@ class GeneratorCheckpoint:
         return generator.eval()
 
     def generator_state(self) -> dict[str, Tensor]:
-        average = self.state("average")
-        if average and int(average["n_averaged"]) > 0:
-            return {k[len("module.") :]: v for k, v in average.items() if k.startswith("module.")}
-        return self.state("generator")
+        begun = self.tensors.get("average.n_averaged")  # AveragedModel's count of the weights it has averaged
+        return self.state("average.module") if begun is not None and int(begun) > 0 else self.state("generator")
 
     def build_background(self, device: str | torch.device = "cpu") -> Background:
         background = self.config.background.setup().to(device)
