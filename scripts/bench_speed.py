@@ -106,13 +106,18 @@ def method_step_ms(method: str, prior, steps: int, device: torch.device, overrid
 # shades 60% of its steps (after the first 20% of the run, 3 batches in 4).
 UNSHADED = {"enabled": False}
 EVERY_STEP = {"enabled": True, "albedo_until": 0.0, "albedo_probability": 0.0}
+CENTRES = {"train_pixel_jitter": False}
 PIECES: dict[str, dict] = {
-    "no pieces (the previous default)": {"shading": UNSHADED},
-    "shading, every step": {"shading": EVERY_STEP},
-    "orientation loss (normals every step)": {"shading": UNSHADED, "train": {"orientation_weight": [1.0, 1.0]}},
-    "importance sampling (+32)": {"shading": UNSHADED, "render": {"importance_samples": 32}},
-    "coarse to fine (6 of 12 levels)": {"shading": UNSHADED, "hashgrid": {"progressive_levels": 6}},
-    "today's default (shading on its schedule)": {},
+    "no pieces (the previous default)": {"shading": UNSHADED, "render": CENTRES},
+    "shading, every step": {"shading": EVERY_STEP, "render": CENTRES},
+    "orientation loss (normals every step)": {"shading": UNSHADED, "render": CENTRES,
+                                              "train": {"orientation_weight": [1.0, 1.0]}},
+    "importance sampling (+32)": {"shading": UNSHADED, "render": {**CENTRES, "importance_samples": 32}},
+    "coarse to fine (6 of 12 levels)": {"shading": UNSHADED, "render": CENTRES,
+                                        "hashgrid": {"progressive_levels": 6}},
+    "pixel jitter": {"shading": UNSHADED},
+    "shading on its schedule (the default before pixel jitter)": {"render": CENTRES},
+    "today's default (shading on its schedule, pixel jitter)": {},
 }
 
 

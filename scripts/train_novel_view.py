@@ -9,8 +9,9 @@ camera distribution, exact renders of the world). The condition (token and conca
 of the pairs, as Zero123's unconditional branch for classifier-free guidance.
 
 With --minutes the learning-rate schedule runs on wall time. Stop it at any time; rerunning the same command
-resumes from the last checkpoint (--checkpoint). `--export-only` writes the folder from the checkpoint's EMA
-weights without training. The saved prior holds the EMA weights.
+resumes from the last checkpoint (--checkpoint); `--init assets/novel_view` continues from shipped weights.
+`--export-only` writes the folder from the checkpoint's EMA weights without training. The saved prior holds the EMA
+weights.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from tqdm import tqdm
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from train_prior import ema_update, lr_factor  # noqa: E402  (one owner for the schedule and the EMA)
 
-from scoredream.priors.novel_view import ImageCondition, NovelViewPrior  # noqa: E402
+from scoredream.priors.novel_view import ImageCondition, NovelViewPrior, NovelViewPriorConfig  # noqa: E402
 from scoredream.world.dataset import GeometryBank, render_bank  # noqa: E402
 from scoredream.world.novel_view_model import (  # noqa: E402
     NovelViewModelConfig,
@@ -57,6 +58,11 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--checkpoint-every", type=int, default=100)
     parser.add_argument("--out", type=Path, default=Path("assets/novel_view"))
     parser.add_argument("--export-only", action="store_true", help="write --out from the checkpoint and stop")
+    parser.add_argument(
+        "--init", type=Path, default=None,
+        help="start from this saved novel-view prior folder (e.g. assets/novel_view) instead of the text prior; "
+        "ignored when --checkpoint exists",
+    )
     return parser.parse_args()
 
 
@@ -69,6 +75,15 @@ def load_bank(args: argparse.Namespace) -> GeometryBank:
     if stale:
         raise SystemExit(f"error: {args.data} was rendered from an older world ({', '.join(stale)} changed); delete it")
     return bank
+
+
+def warm_start(models: torch.nn.ModuleDict, folder: Path) -> None:
+    """Copy a saved prior's weights (its EMA, in float16) into the models, through the loader users have."""
+    saved = NovelViewPriorConfig(model=str(folder), local_files_only=True).setup()
+    models["unet"].load_state_dict(saved.unet.state_dict())
+    models["image_encoder"].load_state_dict(saved.image_encoder.state_dict())
+    models["cc_projection"].projection.load_state_dict(saved.camera_projection.state_dict())
+    print(f"started from {folder}")
 
 
 def pair_loss(
@@ -95,6 +110,8 @@ def main() -> None:
     unet, encoder, projection, scheduler = build_novel_view_model(NovelViewModelConfig())
     prior = NovelViewPrior(unet, encoder, scheduler, projection.projection, source="training").to(device)
     models = torch.nn.ModuleDict({"unet": unet, "image_encoder": encoder, "cc_projection": projection})
+    if args.init and not args.checkpoint.exists():
+        warm_start(models, args.init)
     models.requires_grad_(True).train()
     ema = copy.deepcopy(models).requires_grad_(False)
     groups = [

@@ -194,3 +194,24 @@ def test_distortion_is_larger_for_a_soft_shell_than_for_a_hard_surface():
     assert soft.opacity[centre].min() > 0.9 and hard.opacity[centre].min() > 0.9
     assert soft.distortion.item() > 2 * hard.distortion.item()
     assert render(analytic_ball(), cams, 16, 16, bg).distortion is None
+
+
+def test_pixel_jitter_moves_training_rays_inside_their_pixels_only():
+    cams = orbit_cameras(2, elevation=10.0, distance=2.0, fovy=40.0)
+    _, centre = camera_rays(cams, 8, 8)
+    _, same = camera_rays(cams, 8, 8, torch.zeros(2, 8, 8, 2))
+    assert torch.allclose(same, centre, atol=1e-6)
+    _, corner = camera_rays(cams, 8, 8, torch.full((2, 8, 8, 2), 0.5))
+    _, next_centre = camera_rays(cams, 8, 8, torch.full((2, 8, 8, 2), 1.0))
+    assert torch.allclose(next_centre[:, :-1, :-1], centre[:, 1:, 1:], atol=1e-6)  # offsets are in pixels
+    assert (corner - centre).norm(dim=-1).max() < (next_centre - centre).norm(dim=-1).min()
+    field = ConstantBall(sigma=200.0, radius=0.5)
+    white = BackgroundConfig(kind="solid").setup()
+    config = RenderConfig(num_samples=64, train_pixel_jitter=True)
+    runs = [render(field, cams, 16, 16, white, config, training=True, generator=torch.Generator().manual_seed(s))
+            for s in range(24)]
+    mean = torch.stack([r.opacity for r in runs]).mean(0)
+    edge = (mean > 0.1) & (mean < 0.9)
+    assert edge.sum() > 8  # averaged over steps, the rim is anti-aliased
+    plain = render(field, cams, 16, 16, white, config, training=False)
+    assert ((plain.opacity > 0.1) & (plain.opacity < 0.9)).sum() == 0  # evaluation renders use pixel centres
