@@ -28,6 +28,7 @@ def test_old_checkpoint_loads_with_its_config(old_run: Path) -> None:
     assert ckpt.step == 4
     assert ckpt.config.prompt == "a red cube"
     assert ckpt.config.hashgrid.levels == 4  # its own (non-default) field settings, not today's defaults
+    assert not ckpt.config.render.train_pixel_jitter  # it trained through pixel centres; resumed, it still does
 
 
 def test_old_run_renders(old_run: Path) -> None:

@@ -101,7 +101,8 @@ class AmortizedConfig:
     shapes, and then its push of every colour away from the prompts' mean colour is what the shared colour head
     cannot undo (README: held-out judge accuracy 0.72 at a constant 7.5, 0.88-1.00 with today's defaults)"""
     cameras: CameraSamplerConfig = dataclasses.field(default_factory=CameraSamplerConfig)
-    render: RenderConfig = dataclasses.field(default_factory=RenderConfig)
+    render: RenderConfig = dataclasses.field(default_factory=lambda: RenderConfig(train_pixel_jitter=False))
+    """pixel centres: the README's amortized results were measured so (`--render.train-pixel-jitter` is untried)"""
     shading: ShadingConfig = dataclasses.field(default_factory=ShadingConfig)
     background: BackgroundConfig = dataclasses.field(default_factory=BackgroundConfig)
     optim: AmortizedOptimConfig = dataclasses.field(default_factory=AmortizedOptimConfig)

@@ -220,6 +220,9 @@ class GenerateConfig:
             data["train"] = train
         if "render" in data and "shading" not in data:  # saved before training renders were shaded: they were not
             data["shading"] = {"enabled": False}
+        render = data.get("render")
+        if isinstance(render, dict) and "train_pixel_jitter" not in render:  # saved before pixel jitter: centres
+            data["render"] = {**render, "train_pixel_jitter": False}
         return data
 
     def run_dir(self) -> Path:
