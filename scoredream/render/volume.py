@@ -45,7 +45,6 @@ class RenderOutput:
     """mean over rays of mip-NeRF 360's distortion loss: how spread out along the ray the weights are (when asked)"""
 
 
-
 def sphere_interval(
     origins: Float[Tensor, "N 3"], dirs: Float[Tensor, "N 3"], radius: float
 ) -> tuple[Float[Tensor, " N"], Float[Tensor, " N"], Bool[Tensor, " N"]]:
