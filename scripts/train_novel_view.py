@@ -29,6 +29,7 @@ from tqdm import tqdm
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from train_prior import ema_update, lr_factor  # noqa: E402  (one owner for the schedule and the EMA)
 
+from scoredream.errors import PriorLoadError  # noqa: E402
 from scoredream.priors.novel_view import ImageCondition, NovelViewPrior, NovelViewPriorConfig  # noqa: E402
 from scoredream.world.dataset import GeometryBank, render_bank  # noqa: E402
 from scoredream.world.novel_view_model import (  # noqa: E402
@@ -79,7 +80,10 @@ def load_bank(args: argparse.Namespace) -> GeometryBank:
 
 def warm_start(models: torch.nn.ModuleDict, folder: Path) -> None:
     """Copy a saved prior's weights (its EMA, in float16) into the models, through the loader users have."""
-    saved = NovelViewPriorConfig(model=str(folder), local_files_only=True).setup()
+    try:
+        saved = NovelViewPriorConfig(model=str(folder), local_files_only=True).setup()
+    except PriorLoadError as e:
+        raise SystemExit(f"error: --init {folder}: {e}") from None
     models["unet"].load_state_dict(saved.unet.state_dict())
     models["image_encoder"].load_state_dict(saved.image_encoder.state_dict())
     models["cc_projection"].projection.load_state_dict(saved.camera_projection.state_dict())
