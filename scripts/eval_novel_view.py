@@ -47,6 +47,11 @@ def held_out_inputs(samples: int, seed: int) -> tuple[torch.Tensor, list[str], t
     return torch.cat(images), texts, torch.cat(azimuths)
 
 
+def shape_labels(texts: list[str]) -> torch.Tensor:
+    """The index in SHAPE_NAMES of each prompt's shape."""
+    return torch.tensor([SHAPE_NAMES.index(parse_prompt(t)[1]) for t in texts])
+
+
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--prior", default="embedded")
@@ -86,7 +91,7 @@ def main() -> None:
     views = generate_opposite(prior, images, args)
     save_grid(torch.stack([images, views], 1).reshape(-1, 3, 32, 32), 2 * args.samples, args.grid)
     verdict = judge(views.to(args.device))
-    shape_ok = verdict.shape.cpu() == torch.tensor([SHAPE_NAMES.index(parse_prompt(t)[1]) for t in texts])
+    shape_ok = verdict.shape.cpu() == shape_labels(texts)
     colour_ok = verdict.colour.cpu() == torch.tensor([COLOUR_NAMES.index(parse_prompt(t)[0]) for t in texts])
     both = shape_ok & colour_ok
     rows = []

@@ -18,10 +18,10 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from eval_novel_view import HELD_OUT_SEED, held_out_inputs  # noqa: E402  (the same held-out inputs)
+from eval_novel_view import HELD_OUT_SEED, held_out_inputs, shape_labels  # noqa: E402  (the same inputs)
 
 from scoredream.priors.novel_view import NovelViewPriorConfig  # noqa: E402
-from scoredream.world.shapes import SHAPE_NAMES, parse_prompt  # noqa: E402
+from scoredream.world.shapes import SHAPE_NAMES  # noqa: E402
 
 CENTROID_SEED = 2_000_003  # neither the training data's seeds nor the held-out one
 
@@ -31,8 +31,7 @@ def shape_embeddings(prior: object, samples: int, seed: int) -> tuple[torch.Tens
     images, texts, _ = held_out_inputs(samples, seed)
     with torch.no_grad():
         embedding = prior.clip_embedding(images)[:, 0]
-    shapes = torch.tensor([SHAPE_NAMES.index(parse_prompt(t)[1]) for t in texts])
-    return F.normalize(embedding, dim=-1), shapes
+    return F.normalize(embedding, dim=-1), shape_labels(texts)
 
 
 def main() -> None:
