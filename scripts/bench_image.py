@@ -1,13 +1,14 @@
 """Image to 3D (and text plus image) on the shapes world: the benchmark prompts' true objects as input images.
 
     .venv/bin/python scripts/bench_image.py [--modes image text+image] [--prompts "a red cube" ...] [--seeds 0 1]
-        [--steps N] [--threads 1] [--novel-view-weight W] [--out outputs/bench_image]
+        [--steps N] [--threads 1] [--novel-view-weight W] [--input-resolution 32] [--overrides JSON]
+        [--out outputs/bench_image]
 
-For each prompt and seed, the true object is rendered (`render_world`, exact, 32x32, RGBA) from a held-out random
-camera drawn from the trainer's camera ranges by its own generator (seed 1000 + 10 x seed + prompt index); that
-render is the input image and its camera the input camera (`--image.elevation/azimuth/distance/fovy`; the true
-azimuth, so that the result is in the world frame the scores compare with: for image-only runs this is the same as
-azimuth 0 and a rotation, since the novel-view prior reads relative cameras only). Modes: `image` (no prompt:
+For each prompt and seed, the true object is rendered (`render_world`, exact, RGBA, 32x32 by default) from a
+held-out random camera drawn from the trainer's camera ranges by its own generator (seed 1000 + 10 x seed + prompt
+index); that render is the input image and its camera the input camera (`--image.elevation/azimuth/distance/fovy`;
+the true azimuth, so that the result is in the world frame the scores compare with: for image-only runs this is the
+same as azimuth 0 and a rotation, since the novel-view prior reads relative cameras only). Modes: `image` (no prompt:
 novel-view SDS + reference losses), `text+image` (the prompt as well: the text prior's SDS, plus the same) and
 `text` (the prompt alone, as scripts/bench_methods.py runs SDS, scored on the same held-out views).
 
@@ -16,12 +17,16 @@ rendered surface, colour error, Janus rate on the mug; plus the judge on the vie
 180 degrees, same elevation, distance and fovy: correct when shape and colour are, and for the mug the side too)
 and the PSNR of the field's render at the input camera against the input image (both on white, under the world's
 light when the run shaded its renders). A finished run is scored again, not retrained; a killed one resumes.
+`--input-resolution` renders the input larger (the run's reference view follows it); `--overrides` merges JSON into
+every run's config (config.json's keys), for ablations.
 Writes OUT/image.md and prints it.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,11 +35,15 @@ import numpy as np
 import torch
 from PIL import Image
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from ablate import merge  # noqa: E402  (one owner for merging overrides into a config dict)
+
 from scoredream.fields import Field
 from scoredream.image import psnr
 from scoredream.priors.prompts import view_index
 from scoredream.render.cameras import Cameras, CameraSamplerConfig, make_cameras
 from scoredream.run_folder import RunFolder
+from scoredream.serialization import from_dict, to_dict
 from scoredream.train import GenerateConfig, generate, load_checkpoint
 from scoredream.world.evaluate import BENCHMARK_PROMPTS, FieldScore, evaluation_render, score_field
 from scoredream.world.judge import Judge, load_judge
@@ -62,10 +71,10 @@ def input_camera(prompt: str, seed: int) -> Cameras:
     return CameraSamplerConfig().sample(1, generator)
 
 
-def write_input(prompt: str, camera: Cameras, path: Path) -> Path:
+def write_input(prompt: str, camera: Cameras, path: Path, resolution: int = 32) -> Path:
     """The true object seen by `camera`, as an RGBA PNG (colour un-premultiplied from the render on white)."""
     colour, shape = parse_prompt(prompt)
-    rgb, alpha = render_world(shape, colour, camera, WorldRenderConfig(resolution=32))
+    rgb, alpha = render_world(shape, colour, camera, WorldRenderConfig(resolution=resolution))
     a = alpha[0].permute(1, 2, 0).numpy()
     straight = np.clip((rgb[0].permute(1, 2, 0).numpy() - (1 - a)) / np.maximum(a, 1e-6), 0, 1)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -83,11 +92,13 @@ def run_config(mode: str, prompt: str, seed: int, camera: Cameras, image: Path,
     cfg.image.distance, cfg.image.fovy = camera.distance.item(), torch.rad2deg(camera.fovy).item()
     if args.novel_view_weight is not None:
         cfg.image.novel_view_weight = args.novel_view_weight
+    if args.input_resolution != 32:
+        cfg.image.resolution = args.input_resolution
     cfg.train.seed, cfg.video.enabled, cfg.export.enabled = seed, False, False
     cfg.train.preview_every, cfg.train.checkpoint_every = 0, 100
     if args.steps:
         cfg.train.steps = args.steps
-    return cfg
+    return from_dict(GenerateConfig, merge(to_dict(cfg), json.loads(args.overrides))) if args.overrides else cfg
 
 
 def opposite(camera: Cameras) -> Cameras:
@@ -116,7 +127,8 @@ def input_view_psnr(field: Field, image: Path, camera: Cameras, shaded: bool) ->
 
 def run_one(mode: str, prompt: str, seed: int, args: argparse.Namespace, judge: Judge) -> ImageRun:
     camera = input_camera(prompt, seed)
-    image = write_input(prompt, camera, args.out / "inputs" / f"{prompt.replace(' ', '-')}-s{seed}.png")
+    name = f"{prompt.replace(' ', '-')}-s{seed}.png"
+    image = write_input(prompt, camera, args.out / "inputs" / name, args.input_resolution)
     cfg = run_config(mode, prompt, seed, camera, image, args)
     ckpt_path, timing = RunFolder(cfg.run_dir()).checkpoint, cfg.run_dir() / "bench_seconds.txt"
     if ckpt_path.exists() and load_checkpoint(ckpt_path).step == cfg.train.steps:
@@ -166,6 +178,11 @@ def main() -> None:
     p.add_argument("--novel-view-prior", default="embedded", help="novel-view prior")
     p.add_argument("--novel-view-weight", type=float, default=None,
                    help="override image.novel_view_weight (0 in text+image: text and reference losses only)")
+    p.add_argument("--input-resolution", type=int, default=32,
+                   help="size of the input render, and of the reference view the run renders (image.resolution)")
+    p.add_argument("--overrides", default=None,
+                   help="JSON merged into each run's config dict (config.json keys), e.g. "
+                   "'{\"train\": {\"steps\": 900}}'")
     p.add_argument("--out", type=Path, default=Path("outputs/bench_image"))
     args = p.parse_args()
     torch.set_num_threads(args.threads)
