@@ -1,0 +1,48 @@
+"""How soft a trained field is: its 3D IoU and volume against the true shape at the cut and at fixed density levels.
+
+    .venv/bin/python scripts/field_levels.py SHAPE RUN_DIR_OR_CHECKPOINT [...] [--levels 0.5 1 3 10 30]
+
+The benchmarks score the region inside the surface a render cuts (`field_occupancy`: the density level where rays
+reach opacity 0.5, as export places the mesh). For a soft field that region lies inside the one of low density;
+this prints, per run, the cut's level, and IoU / volume (as a multiple of the true shape's) at the cut and at each
+of --levels, on the benchmarks' 64^3 grid. SHAPE: cube, sphere, cylinder, cone, torus or mug.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import torch
+
+from scoredream.export.extract import auto_threshold
+from scoredream.run_folder import RunFolder
+from scoredream.train import load_checkpoint
+from scoredream.world.evaluate import field_densities, iou
+from scoredream.world.shapes import SHAPE_NAMES
+from scoredream.world.truth import occupancy
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("shape", choices=SHAPE_NAMES)
+    p.add_argument("runs", nargs="+", type=Path, help="run folders or checkpoint files")
+    p.add_argument("--levels", nargs="+", type=float, default=[0.5, 1.0, 3.0, 10.0, 30.0])
+    args = p.parse_args()
+    truth = occupancy(args.shape, 64)
+    for run in args.runs:
+        path = RunFolder(run).checkpoint if run.is_dir() else run
+        grid = field_densities(load_checkpoint(path).build_field())
+        density = torch.from_numpy(grid.values)
+        cut = auto_threshold(grid)
+        cells = [f"cut at {cut:.2f}" if cut is not None else "no cut"]
+        for level in ([cut] if cut is not None else []) + args.levels:
+            inside = density > level
+            volume = inside.sum().item() / truth.sum().item()
+            cells.append(f"> {level:.1f}: IoU {iou(inside, truth):.3f}, volume {volume:.2f}x")
+        print(f"{run}: " + " | ".join(cells))
+
+
+if __name__ == "__main__":
+    torch.set_grad_enabled(False)
+    main()
