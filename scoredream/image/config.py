@@ -40,8 +40,9 @@ class ImageConfig:
     distance, colours in [0, 1])"""
     lambda_rgb: float = 1000.0
     """weight of the reference view's RGB loss (MSE against the image on white; threestudio zero123: 1000)"""
-    lambda_mask: float = 100.0
-    """weight of the reference view's mask loss (MSE of opacity against the alpha; threestudio zero123: 50-100)"""
+    lambda_mask: float = 1000.0
+    """weight of the reference view's mask loss (MSE of opacity against the alpha; threestudio zero123: 50-100).
+    Our soft fields need more: at 100 the surface the render cuts lies inside the silhouette (README: image to 3D)"""
     reference_every: int = 1
     """render the reference view every N steps (stable-dreamfusion's known_view_interval)"""
     reference_only: float = 0.0
