@@ -92,8 +92,7 @@ def run_config(mode: str, prompt: str, seed: int, camera: Cameras, image: Path,
     cfg.image.distance, cfg.image.fovy = camera.distance.item(), torch.rad2deg(camera.fovy).item()
     if args.novel_view_weight is not None:
         cfg.image.novel_view_weight = args.novel_view_weight
-    if args.input_resolution != 32:
-        cfg.image.resolution = args.input_resolution
+    cfg.image.resolution = args.input_resolution  # the reference view renders at the input's own size
     cfg.train.seed, cfg.video.enabled, cfg.export.enabled = seed, False, False
     cfg.train.preview_every, cfg.train.checkpoint_every = 0, 100
     if args.steps:

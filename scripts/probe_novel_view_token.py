@@ -20,13 +20,13 @@ import torch.nn.functional as F
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from eval_novel_view import HELD_OUT_SEED, held_out_inputs, shape_labels  # noqa: E402  (the same inputs)
 
-from scoredream.priors.novel_view import NovelViewPriorConfig  # noqa: E402
+from scoredream.priors.novel_view import NovelViewPrior, NovelViewPriorConfig  # noqa: E402
 from scoredream.world.shapes import SHAPE_NAMES  # noqa: E402
 
 CENTROID_SEED = 2_000_003  # neither the training data's seeds nor the held-out one
 
 
-def shape_embeddings(prior: object, samples: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+def shape_embeddings(prior: NovelViewPrior, samples: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
     """(unit image embeddings [N D], shape index [N]) of held-out views drawn with `seed`."""
     images, texts, _ = held_out_inputs(samples, seed)
     with torch.no_grad():
