@@ -1,0 +1,103 @@
+"""How a shapes-world run's 3D IoU moves while it trains, and what averaging its last weights would give.
+
+    .venv/bin/python scripts/iou_during_run.py RUN_DIR OUT_DIR [--overrides JSON] [--every 100]
+        [--average-from 0.5 0.7 0.85] [--threads 1]
+
+RUN_DIR is a finished benchmark run (`scripts/bench_image.py` or `scripts/bench_methods.py` folders: config.json,
+and input.png for image runs); its config is trained again from scratch into OUT_DIR (with --overrides merged in,
+config.json's keys), which reproduces RUN_DIR's field exactly on the same machine. Printed: the IoU against the
+true shape (the benchmarks' `field_occupancy`, 64^3) every --every steps, of the final field, and of the field's
+weights averaged (a plain mean, as stochastic weight averaging) from each --average-from fraction of the run to its
+end. The shape is the config's prompt's, or RUN_DIR's name (`a-red-cube-s0`) for image-only runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import torch
+from torch import Tensor
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from ablate import merge  # noqa: E402  (one owner for merging overrides into a config dict)
+
+import scoredream.train.trainer as trainer  # noqa: E402
+from scoredream.fields import Field  # noqa: E402
+from scoredream.run_folder import RunFolder  # noqa: E402
+from scoredream.serialization import from_dict  # noqa: E402
+from scoredream.train import GenerateConfig, generate, load_checkpoint  # noqa: E402
+from scoredream.world.evaluate import field_occupancy, iou  # noqa: E402
+from scoredream.world.shapes import parse_prompt  # noqa: E402
+from scoredream.world.truth import occupancy  # noqa: E402
+
+
+class WeightAverages:
+    """Running sums of a field's floating-point state from several step thresholds on."""
+
+    def __init__(self, starts: dict[float, int]) -> None:
+        self.starts = starts
+        self.sums: dict[float, dict[str, Tensor]] = {}
+        self.counts = dict.fromkeys(starts, 0)
+
+    def add(self, field: Field, step: int) -> None:
+        state = field.state_dict()
+        for fraction, start in self.starts.items():
+            if step < start:
+                continue
+            sums = self.sums.setdefault(fraction, {k: torch.zeros_like(v, dtype=torch.float64)
+                                                   for k, v in state.items() if v.is_floating_point()})
+            for k in sums:
+                sums[k] += state[k].detach().double()
+            self.counts[fraction] += 1
+
+    def load_into(self, field: Field, fraction: float) -> None:
+        state = field.state_dict()
+        state.update({k: (s / self.counts[fraction]).to(state[k].dtype) for k, s in self.sums[fraction].items()})
+        field.load_state_dict(state)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("run", type=Path)
+    p.add_argument("out", type=Path)
+    p.add_argument("--overrides", default=None)
+    p.add_argument("--every", type=int, default=100)
+    p.add_argument("--average-from", type=float, nargs="+", default=[0.5, 0.7, 0.85])
+    p.add_argument("--threads", type=int, default=1)
+    args = p.parse_args()
+    torch.set_num_threads(args.threads)
+    data = json.loads((args.run / "config.json").read_text())
+    data["output_dir"], data["run_name"] = str(args.out), args.run.name
+    if data.get("image", {}).get("path"):
+        data["image"]["path"] = str(args.run / "input.png")
+    config = from_dict(GenerateConfig, merge(data, json.loads(args.overrides)) if args.overrides else data)
+    prompt = config.prompt or " ".join(args.run.name.rsplit("-s", 1)[0].split("-"))
+    truth = occupancy(parse_prompt(prompt)[1], 64)
+    steps = config.train.steps
+    averages = WeightAverages({f: round(f * steps) for f in args.average_from})
+    step_once = trainer.optimisation_step
+
+    def observed_step(run: trainer.Run, step: int) -> dict[str, float]:
+        row = step_once(run, step)
+        averages.add(run.particles[0], step)
+        if (step + 1) % args.every == 0 and step + 1 < steps:
+            with torch.no_grad():
+                print(f"step {step + 1}: IoU {iou(field_occupancy(run.particles[0]), truth):.3f}", flush=True)
+        return row
+
+    trainer.optimisation_step = observed_step  # the trainer looks it up per step; nothing else changes
+    config.video.enabled = config.export.enabled = False
+    generate(config, progress=False)
+    field = load_checkpoint(RunFolder(config.run_dir()).checkpoint).build_field()
+    with torch.no_grad():
+        print(f"final (step {steps}): IoU {iou(field_occupancy(field), truth):.3f}")
+        for fraction in args.average_from:
+            averages.load_into(field, fraction)
+            print(f"weights averaged from {fraction:.2f} of the run: IoU {iou(field_occupancy(field), truth):.3f}")
+
+
+if __name__ == "__main__":
+    main()
