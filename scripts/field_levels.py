@@ -5,7 +5,8 @@
 The benchmarks score the region inside the surface a render cuts (`field_occupancy`: the density level where rays
 reach opacity 0.5, as export places the mesh). For a soft field that region lies inside the one of low density;
 this prints, per run, the cut's level, and IoU / volume (as a multiple of the true shape's) at the cut and at each
-of --levels, on the benchmarks' 64^3 grid. SHAPE: cube, sphere, cylinder, cone, torus or mug.
+of --levels, on the benchmarks' 64^3 grid, and
+how many voxels the cut has too many and misses, per slab of height. SHAPE: cube, sphere, cylinder, cone, torus or mug.
 """
 
 from __future__ import annotations
@@ -41,6 +42,11 @@ def main() -> None:
             volume = inside.sum().item() / truth.sum().item()
             cells.append(f"> {level:.1f}: IoU {iou(inside, truth):.3f}, volume {volume:.2f}x")
         print(f"{run}: " + " | ".join(cells))
+        if cut is not None:  # where the cut's misses lie: voxels too many and missing, per height (z) slab of 8
+            extra, missing = (density > cut) & ~truth, truth & ~(density > cut)
+            slabs = lambda m: "/".join(str(int(m[:, :, z:z + 8].sum())) for z in range(0, 64, 8))  # noqa: E731
+            print(f"  at the cut: {int(extra.sum())} voxels too many, {int(missing.sum())} missing of "
+                  f"{int(truth.sum())}; by z slab (bottom first) too many {slabs(extra)}, missing {slabs(missing)}")
 
 
 if __name__ == "__main__":
