@@ -5,8 +5,8 @@
 The benchmarks score the region inside the surface a render cuts (`field_occupancy`: the density level where rays
 reach opacity 0.5, as export places the mesh). For a soft field that region lies inside the one of low density;
 this prints, per run, the cut's level, and IoU / volume (as a multiple of the true shape's) at the cut and at each
-of --levels, on the benchmarks' 64^3 grid, and
-how many voxels the cut has too many and misses, per slab of height. SHAPE: cube, sphere, cylinder, cone, torus or mug.
+of --levels, on the benchmarks' 64^3 grid, and the voxels the cut has too many and misses, per slab of height.
+SHAPE: cube, sphere, cylinder, cone, torus or mug.
 """
 
 from __future__ import annotations
@@ -22,6 +22,11 @@ from scoredream.train import load_checkpoint
 from scoredream.world.evaluate import field_densities, iou
 from scoredream.world.shapes import SHAPE_NAMES
 from scoredream.world.truth import occupancy
+
+
+def slabs(voxels: torch.Tensor, size: int = 8) -> str:
+    """Counts of set voxels per slab of `size` z layers, bottom first, as a/b/c."""
+    return "/".join(str(int(voxels[:, :, z:z + size].sum())) for z in range(0, voxels.shape[2], size))
 
 
 def main() -> None:
@@ -44,7 +49,6 @@ def main() -> None:
         print(f"{run}: " + " | ".join(cells))
         if cut is not None:  # where the cut's misses lie: voxels too many and missing, per height (z) slab of 8
             extra, missing = (density > cut) & ~truth, truth & ~(density > cut)
-            slabs = lambda m: "/".join(str(int(m[:, :, z:z + 8].sum())) for z in range(0, 64, 8))  # noqa: E731
             print(f"  at the cut: {int(extra.sum())} voxels too many, {int(missing.sum())} missing of "
                   f"{int(truth.sum())}; by z slab (bottom first) too many {slabs(extra)}, missing {slabs(missing)}")
 
