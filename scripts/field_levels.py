@@ -48,7 +48,8 @@ def main() -> None:
             cells.append(f"> {level:.1f}: IoU {iou(inside, truth):.3f}, volume {volume:.2f}x")
         print(f"{run}: " + " | ".join(cells))
         if cut is not None:  # where the cut's misses lie: voxels too many and missing, per height (z) slab of 8
-            extra, missing = (density > cut) & ~truth, truth & ~(density > cut)
+            at_cut = density > cut
+            extra, missing = at_cut & ~truth, truth & ~at_cut
             print(f"  at the cut: {int(extra.sum())} voxels too many, {int(missing.sum())} missing of "
                   f"{int(truth.sum())}; by z slab (bottom first) too many {slabs(extra)}, missing {slabs(missing)}")
 

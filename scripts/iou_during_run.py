@@ -19,44 +19,18 @@ import sys
 from pathlib import Path
 
 import torch
-from torch import Tensor
+from torch.optim.swa_utils import AveragedModel
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from ablate import merge  # noqa: E402  (one owner for merging overrides into a config dict)
 
 import scoredream.train.trainer as trainer  # noqa: E402
-from scoredream.fields import Field  # noqa: E402
 from scoredream.run_folder import RunFolder  # noqa: E402
 from scoredream.serialization import from_dict  # noqa: E402
 from scoredream.train import GenerateConfig, generate, load_checkpoint  # noqa: E402
 from scoredream.world.evaluate import field_occupancy, iou  # noqa: E402
 from scoredream.world.shapes import parse_prompt  # noqa: E402
 from scoredream.world.truth import occupancy  # noqa: E402
-
-
-class WeightAverages:
-    """Running sums of a field's floating-point state from several step thresholds on."""
-
-    def __init__(self, starts: dict[float, int]) -> None:
-        self.starts = starts
-        self.sums: dict[float, dict[str, Tensor]] = {}
-        self.counts = dict.fromkeys(starts, 0)
-
-    def add(self, field: Field, step: int) -> None:
-        state = field.state_dict()
-        for fraction, start in self.starts.items():
-            if step < start:
-                continue
-            sums = self.sums.setdefault(fraction, {k: torch.zeros_like(v, dtype=torch.float64)
-                                                   for k, v in state.items() if v.is_floating_point()})
-            for k in sums:
-                sums[k] += state[k].detach().double()
-            self.counts[fraction] += 1
-
-    def load_into(self, field: Field, fraction: float) -> None:
-        state = field.state_dict()
-        state.update({k: (s / self.counts[fraction]).to(state[k].dtype) for k, s in self.sums[fraction].items()})
-        field.load_state_dict(state)
 
 
 def main() -> None:
@@ -77,12 +51,17 @@ def main() -> None:
     prompt = config.prompt or " ".join(args.run.name.rsplit("-s", 1)[0].split("-"))
     truth = occupancy(parse_prompt(prompt)[1], 64)
     steps = config.train.steps
-    averages = WeightAverages({f: round(f * steps) for f in args.average_from})
+    starts = {f: round(f * steps) for f in args.average_from}
+    averages: dict[float, AveragedModel] = {}  # torch's SWA mean, as the amortized trainer's --train.average-from
     step_once = trainer.optimisation_step
 
     def observed_step(run: trainer.Run, step: int) -> dict[str, float]:
         row = step_once(run, step)
-        averages.add(run.particles[0], step)
+        for fraction, start in starts.items():
+            if step >= start and fraction not in averages:
+                averages[fraction] = AveragedModel(run.particles[0])  # a copy; its first update sets the mean
+            if step >= start:
+                averages[fraction].update_parameters(run.particles[0])
         if (step + 1) % args.every == 0 and step + 1 < steps:
             with torch.no_grad():
                 print(f"step {step + 1}: IoU {iou(field_occupancy(run.particles[0]), truth):.3f}", flush=True)
@@ -94,9 +73,9 @@ def main() -> None:
     field = load_checkpoint(RunFolder(config.run_dir()).checkpoint).build_field()
     with torch.no_grad():
         print(f"final (step {steps}): IoU {iou(field_occupancy(field), truth):.3f}")
-        for fraction in args.average_from:
-            averages.load_into(field, fraction)
-            print(f"weights averaged from {fraction:.2f} of the run: IoU {iou(field_occupancy(field), truth):.3f}")
+        for fraction, average in averages.items():
+            inside = field_occupancy(average.module)
+            print(f"weights averaged from {fraction:.2f} of the run: IoU {iou(inside, truth):.3f}")
 
 
 if __name__ == "__main__":
