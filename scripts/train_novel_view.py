@@ -35,6 +35,7 @@ from scoredream.world.dataset import GeometryBank, render_bank  # noqa: E402
 from scoredream.world.novel_view_model import (  # noqa: E402
     NovelViewModelConfig,
     build_novel_view_model,
+    load_unet_weights,
     sample_pairs,
     save_novel_view,
 )
@@ -84,7 +85,7 @@ def warm_start(models: torch.nn.ModuleDict, folder: Path) -> None:
         saved = NovelViewPriorConfig(model=str(folder), local_files_only=True).setup()
     except PriorLoadError as e:
         raise SystemExit(f"error: --init {folder}: {e}") from None
-    models["unet"].load_state_dict(saved.unet.state_dict())
+    load_unet_weights(models["unet"], saved.unet.state_dict())
     models["image_encoder"].load_state_dict(saved.image_encoder.state_dict())
     models["cc_projection"].projection.load_state_dict(saved.camera_projection.state_dict())
     print(f"started from {folder}")
@@ -118,9 +119,12 @@ def main() -> None:
         warm_start(models, args.init)
     models.requires_grad_(True).train()
     ema = copy.deepcopy(models).requires_grad_(False)
+    # Weights the text prior did not have (the token's class embedding) learn at the new modules' rate.
+    started = [p for name, p in unet.named_parameters() if not name.startswith("class_embedding.")]
+    new = [p for name, p in unet.named_parameters() if name.startswith("class_embedding.")]
     groups = [
-        {"params": list(unet.parameters()), "lr": args.unet_lr, "base": args.unet_lr},
-        {"params": [*encoder.parameters(), *projection.parameters()], "lr": args.lr, "base": args.lr},
+        {"params": started, "lr": args.unet_lr, "base": args.unet_lr},
+        {"params": [*new, *encoder.parameters(), *projection.parameters()], "lr": args.lr, "base": args.lr},
     ]
     optimizer = torch.optim.AdamW(groups, weight_decay=0.01)
     generator = torch.Generator().manual_seed(args.seed)

@@ -36,6 +36,10 @@ class NovelViewModelConfig:
     """32x32 input in 4x4 patches: 64 tokens"""
     text_prior: Path | None = None
     """the text prior whose UNet and scheduler start the model (default: assets/prior)"""
+    token_in_resnets: bool = True
+    """the conditioning token also enters every ResNet block through the time embedding (diffusers'
+    class_embed_type="projection"): one cross-attention token only adds a constant vector per attention layer,
+    at 8x8 and below, so the camera barely reaches the resolutions that draw the outline"""
 
 
 def build_image_encoder(
@@ -49,24 +53,41 @@ def build_image_encoder(
     return CLIPVisionModelWithProjection(vision)
 
 
-def widen_unet(unet: UNet2DConditionModel) -> UNet2DConditionModel:
-    """The same UNet reading 2x its input channels; the new channels start with zero weights."""
+def widen_unet(unet: UNet2DConditionModel, token_in_resnets: bool = False) -> UNet2DConditionModel:
+    """The same UNet reading 2x its input channels; the new channels start with zero weights. With
+    `token_in_resnets`, it also gets a class embedding of the cross-attention token whose output layer starts at
+    zero: the widened UNet computes exactly what `unet` does until training moves the new weights."""
     config = dict(unet.config)
-    channels = config["in_channels"]
-    config["in_channels"] = 2 * channels
+    config.pop("_use_default_values", None)  # else from_config resets the keys it lists (class_embed_type ...)
+    config["in_channels"] = 2 * config["in_channels"]
+    if token_in_resnets:
+        config["class_embed_type"] = "projection"
+        config["projection_class_embeddings_input_dim"] = config["cross_attention_dim"]
     wide = UNet2DConditionModel.from_config(config)
     state = unet.state_dict()
     old = state["conv_in.weight"]
     state["conv_in.weight"] = torch.cat([old, torch.zeros_like(old)], 1)
-    wide.load_state_dict(state)
+    load_unet_weights(wide, state)
     return wide
+
+
+def load_unet_weights(unet: UNet2DConditionModel, state: dict[str, Tensor]) -> None:
+    """Load `state` into `unet`; a class embedding that `state` lacks starts with a zero output layer, so the UNet
+    computes what the one that saved `state` did."""
+    missing, unexpected = unet.load_state_dict(state, strict=False)
+    if unexpected or any(not k.startswith("class_embedding.") for k in missing):
+        raise ValueError(f"UNet weights do not fit: missing {missing}, unexpected {unexpected}")
+    if missing:
+        with torch.no_grad():
+            unet.class_embedding.linear_2.weight.zero_()
+            unet.class_embedding.linear_2.bias.zero_()
 
 
 def build_novel_view_model(
     config: NovelViewModelConfig,
 ) -> tuple[UNet2DConditionModel, CLIPVisionModelWithProjection, CCProjection, DDPMScheduler]:
     folder = config.text_prior or assets_dir() / "prior"
-    unet = widen_unet(UNet2DConditionModel.from_pretrained(folder / "unet"))
+    unet = widen_unet(UNet2DConditionModel.from_pretrained(folder / "unet"), config.token_in_resnets)
     scheduler = DDPMScheduler.from_pretrained(folder / "scheduler")
     width = int(unet.config.cross_attention_dim)
     encoder = build_image_encoder(config, width, int(unet.config.sample_size))

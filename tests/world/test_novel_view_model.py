@@ -1,0 +1,67 @@
+import pytest
+import torch
+from tiny_models import tiny_image_encoder, tiny_unet
+
+from scoredream.priors.novel_view import CCProjection, ImageCondition, NovelViewPrior, zero123_camera
+from scoredream.world.novel_view_model import load_unet_weights, widen_unet
+
+
+def _inputs(batch: int = 2, cross_dim: int = 16):
+    torch.manual_seed(0)
+    x = torch.randn(batch, 3, 16, 16)
+    t = torch.tensor([50, 700])[:batch]
+    token = torch.randn(batch, 1, cross_dim)
+    return x, t, token
+
+
+@torch.no_grad()
+def test_widened_unet_with_token_in_resnets_starts_as_the_text_unet():
+    text_unet = tiny_unet(cross_dim=16).eval()
+    wide = widen_unet(text_unet, token_in_resnets=True).eval()
+    assert wide.config.in_channels == 6 and wide.config.class_embed_type == "projection"
+    x, t, token = _inputs()
+    expected = text_unet(x, t, encoder_hidden_states=token).sample
+    # Whatever the concatenated image and the token in the ResNets, the output is the text UNet's at first ...
+    got = wide(torch.cat([x, torch.randn_like(x)], 1), t, encoder_hidden_states=token,
+               class_labels=torch.randn(2, 16)).sample
+    assert torch.allclose(got, expected, atol=1e-5)
+    # ... and the token reaches the ResNets once the class embedding's output layer moves.
+    wide.class_embedding.linear_2.weight.normal_()
+    moved = wide(torch.cat([x, x], 1), t, encoder_hidden_states=token, class_labels=token[:, 0]).sample
+    assert (moved - expected).abs().max() > 1e-2
+
+
+@torch.no_grad()
+def test_prior_feeds_the_conditioning_token_to_the_class_embedding():
+    unet = widen_unet(tiny_unet(cross_dim=16), token_in_resnets=True).eval()
+    unet.class_embedding.linear_2.weight.normal_()
+    projection = CCProjection(16 + 4, 16).projection
+    prior = NovelViewPrior(unet, tiny_image_encoder(projection_dim=16), _scheduler(), projection, source="test")
+    x, t, _ = _inputs()
+    image = torch.rand(1, 3, 16, 16)
+    cond = prior.encode_reference(image)
+    d = torch.tensor([0.3, -0.2])
+    token = projection(torch.cat([cond.embedding.expand(2, -1, -1), zero123_camera(d, d, d)[:, None]], -1))
+    latent = cond.latent.expand(2, -1, -1, -1)
+    expected = unet(torch.cat([x, latent], 1), t, encoder_hidden_states=token, class_labels=token[:, 0]).sample
+    assert torch.allclose(prior.predict_noise(x, t, cond, d, d, d), expected, atol=1e-5)
+    # The unconditional branch zeroes the token in both places.
+    zeros = torch.zeros(2, 1, 16)
+    uncond = unet(torch.cat([x, torch.zeros_like(latent)], 1), t, encoder_hidden_states=zeros,
+                  class_labels=zeros[:, 0]).sample
+    got = prior.predict_noise(x, t, ImageCondition(cond.embedding, cond.latent), d, d, d, unconditional=True)
+    assert torch.allclose(got, uncond, atol=1e-5)
+
+
+def test_weights_that_do_not_fit_are_refused():
+    wide = widen_unet(tiny_unet(cross_dim=16), token_in_resnets=True)
+    state = dict(wide.state_dict())
+    state.pop("conv_in.weight")
+    with pytest.raises(ValueError, match="conv_in.weight"):
+        load_unet_weights(wide, state)
+
+
+def _scheduler():
+    from diffusers import DDPMScheduler
+
+    return DDPMScheduler(num_train_timesteps=1000)
