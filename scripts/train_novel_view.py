@@ -50,6 +50,11 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--unet-lr", type=float, default=3e-4, help="the UNet (initialised from the text prior)")
     parser.add_argument("--warmup", type=int, default=50)
     parser.add_argument("--ema-decay", type=float, default=0.998)
+    parser.add_argument(
+        "--min-snr-gamma", type=float, default=None,
+        help="weight each pair's loss by min(SNR, gamma) / SNR (Min-SNR, Hang et al. 2023): the low-noise steps, "
+        "where the target is readable from x_t alone, stop dominating the loss, so the condition's steps count",
+    )
     parser.add_argument("--drop", type=float, default=0.1, help="condition dropout (classifier-free guidance)")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=1)
@@ -104,7 +109,12 @@ def pair_loss(
     drop = (torch.rand(len(x0), generator=generator) < args.drop).to(device)
     cams = (pairs.d_elevation, pairs.d_azimuth, pairs.d_distance)
     eps = prior.predict_noise(prior.add_noise(x0, noise, t), t, condition, *(c.to(device) for c in cams), drop)
-    return F.mse_loss(eps, noise)
+    per_pair = F.mse_loss(eps, noise, reduction="none").mean((1, 2, 3))
+    if args.min_snr_gamma is None:
+        return per_pair.mean()
+    alpha_bar = prior.alphas_cumprod[t]
+    snr = alpha_bar / (1 - alpha_bar)
+    return (per_pair * snr.clamp(max=args.min_snr_gamma) / snr).mean()
 
 
 def main() -> None:
