@@ -51,9 +51,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--warmup", type=int, default=50)
     parser.add_argument("--ema-decay", type=float, default=0.998)
     parser.add_argument(
-        "--min-snr-gamma", type=float, default=None,
-        help="weight each pair's loss by min(SNR, gamma) / SNR (Min-SNR, Hang et al. 2023): the low-noise steps, "
-        "where the target is readable from x_t alone, stop dominating the loss, so the condition's steps count",
+        "--token-in-resnets", action="store_true",
+        help="the UNet also reads the conditioning token in every ResNet block (a zero-initialised projection class "
+        "embedding; README, 'The novel-view prior'); the shipped weights do not",
     )
     parser.add_argument("--drop", type=float, default=0.1, help="condition dropout (classifier-free guidance)")
     parser.add_argument("--device", default="cpu")
@@ -109,12 +109,7 @@ def pair_loss(
     drop = (torch.rand(len(x0), generator=generator) < args.drop).to(device)
     cams = (pairs.d_elevation, pairs.d_azimuth, pairs.d_distance)
     eps = prior.predict_noise(prior.add_noise(x0, noise, t), t, condition, *(c.to(device) for c in cams), drop)
-    per_pair = F.mse_loss(eps, noise, reduction="none").mean((1, 2, 3))
-    if args.min_snr_gamma is None:
-        return per_pair.mean()
-    alpha_bar = prior.alphas_cumprod[t]
-    snr = alpha_bar / (1 - alpha_bar)
-    return (per_pair * snr.clamp(max=args.min_snr_gamma) / snr).mean()
+    return F.mse_loss(eps, noise)
 
 
 def main() -> None:
@@ -122,7 +117,8 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     device = torch.device(args.device)
     torch.manual_seed(args.seed)
-    unet, encoder, projection, scheduler = build_novel_view_model(NovelViewModelConfig())
+    model_config = NovelViewModelConfig(token_in_resnets=args.token_in_resnets)
+    unet, encoder, projection, scheduler = build_novel_view_model(model_config)
     prior = NovelViewPrior(unet, encoder, scheduler, projection.projection, source="training").to(device)
     models = torch.nn.ModuleDict({"unet": unet, "image_encoder": encoder, "cc_projection": projection})
     if args.init and not args.checkpoint.exists():

@@ -36,7 +36,7 @@ class NovelViewModelConfig:
     """32x32 input in 4x4 patches: 64 tokens"""
     text_prior: Path | None = None
     """the text prior whose UNet and scheduler start the model (default: assets/prior)"""
-    token_in_resnets: bool = True
+    token_in_resnets: bool = False
     """the conditioning token also enters every ResNet block through the time embedding (diffusers'
     class_embed_type="projection"): one cross-attention token only adds a constant vector per attention layer,
     at 8x8 and below, so the camera barely reaches the resolutions that draw the outline"""
