@@ -310,7 +310,7 @@ class NovelViewPrior(DiffusionModel):
         latent = condition.latent * keep.view(-1, 1, 1, 1).to(condition.latent)
         x = torch.cat([x_t.to(self.dtype), latent.to(self.dtype)], 1)
         token = token.to(self.dtype)
-        # A UNet with a projection class embedding (the embedded prior) reads the token in every ResNet block too.
+        # A UNet with a projection class embedding (train_novel_view --token-in-resnets) reads the token there too.
         in_resnets = token[:, 0] if self.unet.config.class_embed_type == "projection" else None
         out = self.unet(x, t, encoder_hidden_states=token, class_labels=in_resnets).sample
         return self.to_epsilon(out.float(), x_t.float(), t)

@@ -38,8 +38,8 @@ class NovelViewModelConfig:
     """the text prior whose UNet and scheduler start the model (default: assets/prior)"""
     token_in_resnets: bool = False
     """the conditioning token also enters every ResNet block through the time embedding (diffusers'
-    class_embed_type="projection"): one cross-attention token only adds a constant vector per attention layer,
-    at 8x8 and below, so the camera barely reaches the resolutions that draw the outline"""
+    class_embed_type="projection"), since one cross-attention token only adds a constant vector per attention layer,
+    at 8x8 and below. Off for the shipped weights: a run with it did not raise the 2D check (README)"""
 
 
 def build_image_encoder(
