@@ -126,8 +126,8 @@ def main() -> None:
     models.requires_grad_(True).train()
     ema = copy.deepcopy(models).requires_grad_(False)
     # Weights the text prior did not have (the token's class embedding) learn at the new modules' rate.
+    new = list(unet.class_embedding.parameters()) if unet.class_embedding is not None else []
     started = [p for name, p in unet.named_parameters() if not name.startswith("class_embedding.")]
-    new = [p for name, p in unet.named_parameters() if name.startswith("class_embedding.")]
     groups = [
         {"params": started, "lr": args.unet_lr, "base": args.unet_lr},
         {"params": [*new, *encoder.parameters(), *projection.parameters()], "lr": args.lr, "base": args.lr},

@@ -1,8 +1,9 @@
 import pytest
 import torch
+from diffusers import DDPMScheduler
 from tiny_models import tiny_image_encoder, tiny_unet
 
-from scoredream.priors.novel_view import CCProjection, ImageCondition, NovelViewPrior, zero123_camera
+from scoredream.priors.novel_view import CCProjection, NovelViewPrior, zero123_camera
 from scoredream.world.novel_view_model import load_unet_weights, widen_unet
 
 
@@ -36,7 +37,8 @@ def test_prior_feeds_the_conditioning_token_to_the_class_embedding():
     unet = widen_unet(tiny_unet(cross_dim=16), token_in_resnets=True).eval()
     unet.class_embedding.linear_2.weight.normal_()
     projection = CCProjection(16 + 4, 16).projection
-    prior = NovelViewPrior(unet, tiny_image_encoder(projection_dim=16), _scheduler(), projection, source="test")
+    encoder, scheduler = tiny_image_encoder(projection_dim=16), DDPMScheduler(num_train_timesteps=1000)
+    prior = NovelViewPrior(unet, encoder, scheduler, projection, source="test")
     x, t, _ = _inputs()
     image = torch.rand(1, 3, 16, 16)
     cond = prior.encode_reference(image)
@@ -49,8 +51,7 @@ def test_prior_feeds_the_conditioning_token_to_the_class_embedding():
     zeros = torch.zeros(2, 1, 16)
     uncond = unet(torch.cat([x, torch.zeros_like(latent)], 1), t, encoder_hidden_states=zeros,
                   class_labels=zeros[:, 0]).sample
-    got = prior.predict_noise(x, t, ImageCondition(cond.embedding, cond.latent), d, d, d, unconditional=True)
-    assert torch.allclose(got, uncond, atol=1e-5)
+    assert torch.allclose(prior.predict_noise(x, t, cond, d, d, d, unconditional=True), uncond, atol=1e-5)
 
 
 def test_weights_that_do_not_fit_are_refused():
@@ -60,8 +61,3 @@ def test_weights_that_do_not_fit_are_refused():
     with pytest.raises(ValueError, match="conv_in.weight"):
         load_unet_weights(wide, state)
 
-
-def _scheduler():
-    from diffusers import DDPMScheduler
-
-    return DDPMScheduler(num_train_timesteps=1000)
