@@ -55,6 +55,11 @@ def parse_args() -> argparse.Namespace:
         help="the UNet also reads the conditioning token in every ResNet block (a zero-initialised projection class "
         "embedding; README, 'The novel-view prior'); the shipped weights do not",
     )
+    parser.add_argument(
+        "--orbit", type=float, default=0.0,
+        help="fraction of pairs whose target keeps the input's elevation and apparent distance (`orbit_views`); "
+        "the shipped weights used 0",
+    )
     parser.add_argument("--drop", type=float, default=0.1, help="condition dropout (classifier-free guidance)")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=1)
@@ -101,7 +106,7 @@ def pair_loss(
 ) -> torch.Tensor:
     """Denoising loss on the target view given the reference view and the relative camera."""
     device = prior.alphas_cumprod.device
-    pairs = sample_pairs(bank, args.batch_size, generator)
+    pairs = sample_pairs(bank, args.batch_size, generator, orbit=args.orbit)
     reference, x0 = pairs.reference.to(device), (pairs.target * 2 - 1).to(device)
     condition = ImageCondition(prior.clip_embedding(reference), prior.image_latent(reference))
     noise = torch.randn(x0.shape, generator=generator).to(device)

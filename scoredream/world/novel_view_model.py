@@ -20,7 +20,13 @@ from torch import Tensor
 from transformers import CLIPVisionConfig, CLIPVisionModelWithProjection
 
 from scoredream.priors.loading import assets_dir
-from scoredream.priors.novel_view import CameraRange, CCProjection, relative_camera, save_novel_view_folder
+from scoredream.priors.novel_view import (
+    CameraRange,
+    CCProjection,
+    apparent_distance,
+    relative_camera,
+    save_novel_view_folder,
+)
 from scoredream.render.background import BackgroundConfig
 from scoredream.render.cameras import CameraSamplerConfig, make_cameras
 from scoredream.world.dataset import GeometryBank
@@ -141,18 +147,44 @@ def same_shape_views(bank: GeometryBank, idx: Int[Tensor, " B"], generator: torc
     return order[starts[shape] + offset]
 
 
+def orbit_views(
+    bank: GeometryBank, idx: Int[Tensor, " B"], generator: torch.Generator, candidates: int = 16
+) -> Int[Tensor, " B"]:
+    """For each view index, a view of the same shape from about the same elevation and apparent distance (one of
+    the `candidates` nearest in (elevation / 10 deg, apparent distance / 0.1)) at whatever azimuth it has: a step
+    along the orbit around the object."""
+    cams = make_cameras(bank.azimuth, bank.elevation, bank.distance, bank.fovy)
+    place = torch.stack([bank.elevation / 10.0, apparent_distance(cams) / 0.1], -1)
+    out = torch.empty_like(idx)
+    for i, view in enumerate(idx.tolist()):
+        same = torch.nonzero(bank.shape == bank.shape[view])[:, 0]
+        near = torch.topk((place[same] - place[view]).square().sum(-1), candidates + 1, largest=False).indices
+        pick = int(torch.randint(1, candidates + 1, (1,), generator=generator))  # index 0 is the view itself
+        out[i] = same[near[pick]]
+    return out
+
+
 def sample_pairs(
     bank: GeometryBank,
     batch_size: int,
     generator: torch.Generator,
     same_background: float = 0.5,
     background: BackgroundConfig | None = None,
+    orbit: float = 0.0,
 ) -> ViewPairs:
     """Pairs of views from the bank's cameras (the trainer's distribution); the reference gets the trainer's
     random background; the target keeps it with probability `same_background`, else draws its own (so that
-    novel views rendered on the trainer's random backgrounds stay in distribution for SDS)."""
+    novel views rendered on the trainer's random backgrounds stay in distribution for SDS).
+
+    A fraction `orbit` of the targets are `orbit_views` (same elevation and apparent distance, another azimuth),
+    as in the fixed-elevation orbits of Zero123++ and SyncDreamer: for them the input image says where the
+    object's silhouette lies, so the UNet learns to read its concatenated input, which random pairs alone never
+    taught it (assets/novel_view/TRAINING.md)."""
     ref = torch.randint(len(bank), (batch_size,), generator=generator)
     tgt = same_shape_views(bank, ref, generator)
+    on_orbit = torch.rand(batch_size, generator=generator) < orbit
+    if on_orbit.any():
+        tgt[on_orbit] = orbit_views(bank, ref[on_orbit], generator)
     colour = torch.randint(len(COLOURS), (batch_size,), generator=generator)
     albedo = torch.tensor(list(COLOURS.values()))[colour]
     cams = [make_cameras(bank.azimuth[i], bank.elevation[i], bank.distance[i], bank.fovy[i]) for i in (ref, tgt)]

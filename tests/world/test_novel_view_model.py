@@ -3,8 +3,17 @@ import torch
 from diffusers import DDPMScheduler
 from tiny_models import tiny_image_encoder, tiny_unet
 
-from scoredream.priors.novel_view import CCProjection, NovelViewPrior, zero123_camera
-from scoredream.world.novel_view_model import load_unet_weights, widen_unet
+from scoredream.priors.novel_view import CCProjection, NovelViewPrior, apparent_distance, zero123_camera
+from scoredream.render.cameras import make_cameras
+from scoredream.world.dataset import render_bank
+from scoredream.world.novel_view_model import (
+    load_unet_weights,
+    orbit_views,
+    same_shape_views,
+    sample_pairs,
+    widen_unet,
+)
+from scoredream.world.render import WorldRenderConfig
 
 
 def _inputs(batch: int = 2, cross_dim: int = 16):
@@ -61,3 +70,23 @@ def test_weights_that_do_not_fit_are_refused():
     with pytest.raises(ValueError, match="conv_in.weight"):
         load_unet_weights(wide, state)
 
+
+
+
+
+def test_orbit_views_keep_elevation_and_distance_and_turn_the_object():
+    generator = torch.Generator().manual_seed(0)
+    bank = render_bank(60, generator, config=WorldRenderConfig(resolution=16))
+    views = torch.arange(0, len(bank), 5)
+    targets = orbit_views(bank, views, generator, candidates=3)
+    others = same_shape_views(bank, views, generator)
+    assert (bank.shape[targets] == bank.shape[views]).all() and (targets != views).all()
+    cams = make_cameras(bank.azimuth, bank.elevation, bank.distance, bank.fovy)
+    place = torch.stack([bank.elevation, 100 * apparent_distance(cams)], -1)  # degrees, 10 deg ~ 0.1 distance
+    # Orbit targets sit near the input's elevation and apparent distance, at whatever azimuth ...
+    step, jump = ((place[i] - place[views]).norm(dim=-1).mean() for i in (targets, others))
+    assert step < 0.3 * jump
+    assert (bank.azimuth[targets] - bank.azimuth[views]).abs().mean() > 45
+    # ... and sample_pairs mixes them in.
+    pairs = sample_pairs(bank, 8, generator, orbit=1.0)
+    assert pairs.target.shape == (8, 3, 16, 16)
