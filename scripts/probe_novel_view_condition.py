@@ -4,11 +4,13 @@
 
 On held-out pairs of views (`sample_pairs` with a seed training never used), the noise-prediction MSE at fixed
 timesteps with the pair's own condition (input image and camera), a shuffled one (another pair's input), the
-null one (zero token and image: the unconditional branch) and the right input with the camera of the opposite
-view. A model that reads its condition has `own` well below `null`; one that reads the camera has `own` below
-`opposite camera`. Then, on the same held-out inputs as `eval_novel_view.py`, how far the sampled views for
-d_azimuth 0 and 180 degrees lie apart (mean |difference|, pixels in [0, 1]) next to how far two inputs' samples
-lie apart: a prior that ignores the camera draws the same image for both.
+null one (zero token and image: the unconditional branch), the right input with the camera of the opposite
+view, and the right token with another pair's concatenated image. A model that reads its condition has `own` well
+below `null`; one that reads the camera has `own` below `opposite camera`; one that reads the concatenated image
+(where the input's silhouette lies), `own` below `other image`. Then, on the same held-out inputs as
+`eval_novel_view.py`, how far the sampled views for d_azimuth 0 and 180 degrees lie apart (mean |difference|, pixels
+in [0, 1]) next to how far two inputs' samples lie apart: a prior that ignores the camera draws the same image for
+both.
 """
 
 from __future__ import annotations
@@ -51,15 +53,17 @@ def main() -> None:
     own = prior.encode_reference(pairs.reference)
     other = torch.roll(torch.arange(args.pairs), 1)
     shuffled = ImageCondition(own.embedding[other], own.latent[other])
+    other_image = ImageCondition(own.embedding, own.latent[other])
     cams = (pairs.d_elevation, pairs.d_azimuth, pairs.d_distance)
     opposite = (pairs.d_elevation, pairs.d_azimuth + math.pi, pairs.d_distance)
     print(f"{args.prior}: noise-prediction MSE on {args.pairs} held-out pairs")
-    print("t    own      shuffled null     opposite camera")
+    print("t    own      shuffled null     opposite camera  other image")
     for t in TIMESTEPS:
         tt = torch.full((args.pairs,), t)
         noise = torch.randn(x0.shape, generator=generator)
         x_t = prior.add_noise(x0, noise, tt)
-        runs = [(own, cams, False), (shuffled, cams, False), (own, cams, True), (own, opposite, False)]
+        runs = [(own, cams, False), (shuffled, cams, False), (own, cams, True), (own, opposite, False),
+                (other_image, cams, False)]
         mse = [float(((prior.predict_noise(x_t, tt, c, *cam, null) - noise) ** 2).mean()) for c, cam, null in runs]
         print(f"{t:<4} " + "  ".join(f"{m:.5f}" for m in mse))
     images = held_out_inputs(1, HELD_OUT_SEED)[0][: args.inputs]
