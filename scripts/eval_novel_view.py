@@ -1,7 +1,7 @@
 """The novel-view prior's 2D check: from held-out views of every shapes-world object, draw the OPPOSITE view
 (d_azimuth 180 degrees, same elevation and distance) and judge it; write a per-prompt table.
 
-    python scripts/eval_novel_view.py                             # the embedded prior, 8 inputs per prompt, CFG 3
+    python scripts/eval_novel_view.py                             # the embedded prior, 8 inputs per prompt, CFG 1.5
     python scripts/eval_novel_view.py --prior /path/to/zero123 --samples 4 --guidance 3
 
 Inputs are exact renders of the world composited on white (the input a user gives), from cameras of the
@@ -56,7 +56,7 @@ def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--prior", default="embedded")
     parser.add_argument("--samples", type=int, default=8, help="held-out input views per prompt")
-    parser.add_argument("--guidance", type=float, default=3.0, help="classifier-free guidance scale")
+    parser.add_argument("--guidance", type=float, default=1.5, help="classifier-free guidance scale (its best, README)")
     parser.add_argument("--steps", type=int, default=25, help="DDIM steps")
     parser.add_argument("--batch", type=int, default=128)
     parser.add_argument("--device", default="cpu")

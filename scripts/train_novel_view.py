@@ -23,7 +23,6 @@ import time
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -59,6 +58,11 @@ def parse_args() -> argparse.Namespace:
         "--orbit", type=float, default=0.0,
         help="fraction of pairs whose target keeps the input's elevation and apparent distance (`orbit_views`); "
         "the shipped weights used 0",
+    )
+    parser.add_argument(
+        "--noisy-weight", type=float, default=1.0,
+        help="weigh each pair's noise error by min(1 / alpha_bar_t, this): above 1, the noisy steps where the "
+        "condition decides the layout count more (1 / alpha_bar is v-prediction's weight); the shipped weights used 1",
     )
     parser.add_argument("--drop", type=float, default=0.1, help="condition dropout (classifier-free guidance)")
     parser.add_argument("--device", default="cpu")
@@ -114,7 +118,8 @@ def pair_loss(
     drop = (torch.rand(len(x0), generator=generator) < args.drop).to(device)
     cams = (pairs.d_elevation, pairs.d_azimuth, pairs.d_distance)
     eps = prior.predict_noise(prior.add_noise(x0, noise, t), t, condition, *(c.to(device) for c in cams), drop)
-    return F.mse_loss(eps, noise)
+    weight = (1 / prior.alphas_cumprod[t]).clamp(max=args.noisy_weight)
+    return (weight * (eps - noise).square().mean((1, 2, 3))).mean()
 
 
 def main() -> None:
