@@ -182,8 +182,8 @@ def sample_pairs(
     taught it (assets/novel_view/TRAINING.md)."""
     ref = torch.randint(len(bank), (batch_size,), generator=generator)
     tgt = same_shape_views(bank, ref, generator)
-    on_orbit = torch.rand(batch_size, generator=generator) < orbit
-    if on_orbit.any():
+    if orbit > 0:  # only then, so that runs without orbit pairs draw the pairs they always did
+        on_orbit = torch.rand(batch_size, generator=generator) < orbit
         tgt[on_orbit] = orbit_views(bank, ref[on_orbit], generator)
     colour = torch.randint(len(COLOURS), (batch_size,), generator=generator)
     albedo = torch.tensor(list(COLOURS.values()))[colour]
