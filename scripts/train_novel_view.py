@@ -1,6 +1,6 @@
 """Train the embedded novel-view prior (32x32 pixel Zero-1-to-3 of the shapes world) into assets/novel_view.
 
-    python scripts/train_novel_view.py --minutes 70 --threads 1     # what shipped (assets/novel_view/TRAINING.md)
+    python scripts/train_novel_view.py --minutes 70 --threads 1   # run 1 of the shipped weights (TRAINING.md: 1, 2, 5)
     python scripts/train_novel_view.py --steps 20000 --batch-size 128 --device cuda
 
 Starts from the shipped text prior's UNet (conv_in widened to 6 channels, new weights zero); trains it with a tiny
@@ -57,12 +57,12 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         "--orbit", type=float, default=0.0,
         help="fraction of pairs whose target keeps the input's elevation and apparent distance (`orbit_views`); "
-        "the shipped weights used 0",
+        "runs 1-2 used 0, the shipped run 5 0.5 (assets/novel_view/TRAINING.md)",
     )
     parser.add_argument(
         "--noisy-weight", type=float, default=1.0,
         help="weigh each pair's noise error by min(1 / alpha_bar_t, this): above 1, the noisy steps where the "
-        "condition decides the layout count more (1 / alpha_bar is v-prediction's weight); the shipped weights used 1",
+        "condition decides the layout count more (1 / alpha_bar is v-prediction's weight); runs 1-2 used 1, run 5 20",
     )
     parser.add_argument("--drop", type=float, default=0.1, help="condition dropout (classifier-free guidance)")
     parser.add_argument("--device", default="cpu")
