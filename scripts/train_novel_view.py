@@ -108,7 +108,8 @@ def warm_start(models: torch.nn.ModuleDict, folder: Path) -> None:
 def pair_loss(
     prior: NovelViewPrior, bank: GeometryBank, args: argparse.Namespace, generator: torch.Generator
 ) -> torch.Tensor:
-    """Denoising loss on the target view given the reference view and the relative camera."""
+    """Denoising loss on the target view given the reference view and the relative camera, each pair's noise error
+    weighted by min(1 / alpha_bar_t, --noisy-weight) (1 for the default: plain noise MSE)."""
     device = prior.alphas_cumprod.device
     pairs = sample_pairs(bank, args.batch_size, generator, orbit=args.orbit)
     reference, x0 = pairs.reference.to(device), (pairs.target * 2 - 1).to(device)

@@ -155,13 +155,11 @@ def orbit_views(
     along the orbit around the object."""
     cams = make_cameras(bank.azimuth, bank.elevation, bank.distance, bank.fovy)
     place = torch.stack([bank.elevation / 10.0, apparent_distance(cams) / 0.1], -1)
-    out = torch.empty_like(idx)
-    for i, view in enumerate(idx.tolist()):
-        same = torch.nonzero(bank.shape == bank.shape[view])[:, 0]
-        near = torch.topk((place[same] - place[view]).square().sum(-1), candidates + 1, largest=False).indices
-        pick = int(torch.randint(1, candidates + 1, (1,), generator=generator))  # index 0 is the view itself
-        out[i] = same[near[pick]]
-    return out
+    gap = torch.cdist(place[idx], place).square()  # [B, N]: one batch of distances, no loop over views
+    gap[bank.shape[idx][:, None] != bank.shape[None]] = torch.inf
+    near = torch.topk(gap, candidates + 1, largest=False).indices  # column 0 is the view itself
+    pick = torch.randint(1, candidates + 1, (len(idx),), generator=generator)
+    return near[torch.arange(len(idx)), pick]
 
 
 def sample_pairs(

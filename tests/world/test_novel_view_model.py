@@ -71,9 +71,6 @@ def test_weights_that_do_not_fit_are_refused():
         load_unet_weights(wide, state)
 
 
-
-
-
 def test_orbit_views_keep_elevation_and_distance_and_turn_the_object():
     generator = torch.Generator().manual_seed(0)
     bank = render_bank(60, generator, config=WorldRenderConfig(resolution=16))
