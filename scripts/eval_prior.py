@@ -2,6 +2,8 @@
 
     python scripts/eval_prior.py                          # the embedded prior, 8 samples per prompt, CFG 2
     python scripts/eval_prior.py --prior /path/to/folder --samples 16 --guidance 5
+    python scripts/eval_prior.py --prompts "a cyan mug" --samples 16 --grid docs/prior_samples_cyan_mug.png \
+        --out outputs/eval_prior_mug.md                     # some prompts only (the bar is for all of them)
 
 CFG 2 is the embedded prior's best 2D sampling scale (README: 94% at 2, 46% at 5, 9% at 10 on 4 samples per
 prompt): the small model's conditional and unconditional predictions differ in more than the prompt, and larger
@@ -45,6 +47,8 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--prompts", nargs="+", default=None, choices=all_prompts(),
+                        help="sample these prompts only (default: all 48)")
     parser.add_argument("--out", type=Path, default=Path("assets/prior/EVAL.md"))
     parser.add_argument("--grid", type=Path, default=Path("data/eval_prior_samples.png"))
     args = parser.parse_args()
@@ -53,10 +57,11 @@ def main() -> None:
     prior, judge = load_prior(args.prior, device=args.device), load_judge(device=args.device)
     generator = torch.Generator().manual_seed(args.seed)
 
-    prompts = all_prompts()
+    prompts = args.prompts or all_prompts()
     texts = [p for p in prompts for _ in range(args.samples)]
     images = sample_all(prior, texts, args, generator)
-    save_grid(images.cpu(), args.samples * 4, args.grid)
+    per_row = 4 if len(prompts) % 4 == 0 else 1  # prompts per grid row
+    save_grid(images.cpu(), args.samples * per_row, args.grid)
     verdict = judge(images)
     rows, hits = [], 0
     for i, text in enumerate(prompts):
