@@ -56,7 +56,7 @@ def main() -> None:
     if not config.image.enabled:
         raise SystemExit(f"error: {args.run} is not an image run (its config has no image.path)")
     prior = config.image.prior.setup("cpu")
-    resolution = prior.unet.config.sample_size * (8 if prior.vae is not None else 1)
+    resolution = prior.image_size  # the prior's own pixel size: its samples, the input and the field share it
     reference = load_reference(config.image, resolution)
     cams = orbit(reference.camera, args.elevation)
 
