@@ -20,6 +20,7 @@ import torch
 import torch.nn.functional as F
 
 from scoredream.distill2d.evaluate import save_grid
+from scoredream.errors import CheckpointError
 from scoredream.image.reference import load_reference
 from scoredream.priors.novel_view import relative_camera, sample_novel_views
 from scoredream.render.cameras import Cameras, make_cameras
@@ -51,7 +52,10 @@ def main() -> None:
     p.add_argument("--out", type=Path, default=None)
     args = p.parse_args()
 
-    ckpt = load_checkpoint(args.run)
+    try:
+        ckpt = load_checkpoint(args.run)
+    except CheckpointError as e:
+        raise SystemExit(f"error: {e}") from e
     config = ckpt.config
     if not config.image.enabled:
         raise SystemExit(f"error: {args.run} is not an image run (its config has no image.path)")
