@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import math
 import sys
 import time
 from pathlib import Path
@@ -38,6 +39,7 @@ from scoredream.world.novel_view_model import (  # noqa: E402
     sample_pairs,
     save_novel_view,
 )
+from scoredream.world.shapes import SHAPE_NAMES  # noqa: E402
 
 
 def parse_args() -> argparse.Namespace:
@@ -64,6 +66,11 @@ def parse_args() -> argparse.Namespace:
         help="weigh each pair's noise error by min(1 / alpha_bar_t, this): above 1, the noisy steps where the "
         "condition decides the layout count more (1 / alpha_bar is v-prediction's weight); runs 1-2 used 1, run 5 20",
     )
+    parser.add_argument(
+        "--shape-weight", action="append", default=[], metavar="SHAPE=W",
+        help="draw this shape's input views W times as often as the others' (repeatable; e.g. mug=3); runs 1-5 drew "
+        "every view equally",
+    )
     parser.add_argument("--drop", type=float, default=0.1, help="condition dropout (classifier-free guidance)")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=1)
@@ -79,7 +86,25 @@ def parse_args() -> argparse.Namespace:
         help="start from this saved novel-view prior folder (e.g. assets/novel_view) instead of the text prior; "
         "ignored when --checkpoint exists",
     )
-    return parser.parse_args()
+    args = parser.parse_args()
+    args.shape_weights = shape_weights(args.shape_weight) if args.shape_weight else None
+    return args
+
+
+def shape_weights(pairs: list[str]) -> torch.Tensor:
+    """`--shape-weight` values ("mug=3") as one weight per `SHAPE_NAMES` entry, the unnamed ones 1."""
+    weights = torch.ones(len(SHAPE_NAMES))
+    for pair in pairs:
+        name, _, value = pair.partition("=")
+        try:
+            weight = float(value)
+        except ValueError:
+            weight = float("nan")
+        if name not in SHAPE_NAMES or not math.isfinite(weight) or weight <= 0:
+            raise SystemExit(f"error: --shape-weight {pair!r}: want SHAPE=W, SHAPE one of {', '.join(SHAPE_NAMES)}, "
+                             "W a positive number")
+        weights[SHAPE_NAMES.index(name)] = weight
+    return weights
 
 
 def load_bank(args: argparse.Namespace) -> GeometryBank:
@@ -111,7 +136,7 @@ def pair_loss(
     """Denoising loss on the target view given the reference view and the relative camera, each pair's noise error
     weighted by min(1 / alpha_bar_t, --noisy-weight) (1 for the default: plain noise MSE)."""
     device = prior.alphas_cumprod.device
-    pairs = sample_pairs(bank, args.batch_size, generator, orbit=args.orbit)
+    pairs = sample_pairs(bank, args.batch_size, generator, orbit=args.orbit, shape_weights=args.shape_weights)
     reference, x0 = pairs.reference.to(device), (pairs.target * 2 - 1).to(device)
     condition = ImageCondition(prior.clip_embedding(reference), prior.image_latent(reference))
     noise = torch.randn(x0.shape, generator=generator).to(device)

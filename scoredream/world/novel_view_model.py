@@ -169,6 +169,7 @@ def sample_pairs(
     same_background: float = 0.5,
     background: BackgroundConfig | None = None,
     orbit: float = 0.0,
+    shape_weights: Float[Tensor, " S"] | None = None,
 ) -> ViewPairs:
     """Pairs of views from the bank's cameras (the trainer's distribution); the reference gets the trainer's
     random background; the target keeps it with probability `same_background`, else draws its own (so that
@@ -177,8 +178,14 @@ def sample_pairs(
     A fraction `orbit` of the targets are `orbit_views` (same elevation and apparent distance, another azimuth),
     as in the fixed-elevation orbits of Zero123++ and SyncDreamer: for them the input image says where the
     object's silhouette lies, so the UNet learns to read its concatenated input, which random pairs alone never
-    taught it (assets/novel_view/TRAINING.md)."""
-    ref = torch.randint(len(bank), (batch_size,), generator=generator)
+    taught it (assets/novel_view/TRAINING.md).
+
+    `shape_weights` (one per `SHAPE_NAMES` entry) draws the input views of some shapes more often than others:
+    oversampling the shape the prior draws worst (the mug, whose opening and handle are a few pixels)."""
+    if shape_weights is None:  # uniform over views, the draws of the runs before the option
+        ref = torch.randint(len(bank), (batch_size,), generator=generator)
+    else:
+        ref = torch.multinomial(shape_weights[bank.shape], batch_size, replacement=True, generator=generator)
     tgt = same_shape_views(bank, ref, generator)
     if orbit > 0:  # only then, so that runs without orbit pairs draw the pairs they always did
         on_orbit = torch.rand(batch_size, generator=generator) < orbit
