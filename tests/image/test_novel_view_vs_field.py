@@ -33,4 +33,3 @@ def test_the_picture_has_the_true_views_the_samples_and_the_field(tmp_path: Path
     truth, field = picture[:24], picture[3 * 24:]
     assert truth.min() < 0.5 and (truth > 0.99).mean() > 0.3  # the red cube on white
     assert not np.allclose(truth, field, atol=0.05)  # a 2-step field is not the cube yet
-

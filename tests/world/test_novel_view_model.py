@@ -90,7 +90,7 @@ def test_orbit_views_keep_elevation_and_distance_and_turn_the_object():
     assert pairs.target.shape == (8, 3, 16, 16)
 
 
-def test_shape_weights_oversample_one_shape_and_keep_pairs_within_it():
+def test_shape_weights_oversample_one_shape_and_still_draw_the_others():
     generator = torch.Generator().manual_seed(0)
     bank = render_bank(20, generator, config=WorldRenderConfig(resolution=16))
     weights = torch.ones(len(SHAPE_NAMES))
