@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import math
 import sys
 import time
 from pathlib import Path
@@ -27,11 +26,11 @@ import torch
 from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from train_prior import ema_update, lr_factor  # noqa: E402  (one owner for the schedule and the EMA)
+from train_prior import ema_update, load_bank, lr_factor, shape_weights  # noqa: E402  (one owner for each)
 
 from scoredream.errors import PriorLoadError  # noqa: E402
 from scoredream.priors.novel_view import ImageCondition, NovelViewPrior, NovelViewPriorConfig  # noqa: E402
-from scoredream.world.dataset import GeometryBank, render_bank  # noqa: E402
+from scoredream.world.dataset import GeometryBank  # noqa: E402
 from scoredream.world.novel_view_model import (  # noqa: E402
     NovelViewModelConfig,
     build_novel_view_model,
@@ -39,7 +38,6 @@ from scoredream.world.novel_view_model import (  # noqa: E402
     sample_pairs,
     save_novel_view,
 )
-from scoredream.world.shapes import SHAPE_NAMES  # noqa: E402
 
 
 def parse_args() -> argparse.Namespace:
@@ -89,33 +87,6 @@ def parse_args() -> argparse.Namespace:
     args = parser.parse_args()
     args.shape_weights = shape_weights(args.shape_weight) if args.shape_weight else None
     return args
-
-
-def shape_weights(pairs: list[str]) -> torch.Tensor:
-    """`--shape-weight` values ("mug=3") as one weight per `SHAPE_NAMES` entry, the unnamed ones 1."""
-    weights = torch.ones(len(SHAPE_NAMES))
-    for pair in pairs:
-        name, _, value = pair.partition("=")
-        try:
-            weight = float(value)
-        except ValueError:
-            weight = float("nan")
-        if name not in SHAPE_NAMES or not math.isfinite(weight) or weight <= 0:
-            raise SystemExit(f"error: --shape-weight {pair!r}: want SHAPE=W, SHAPE one of {', '.join(SHAPE_NAMES)}, "
-                             "W a positive number")
-        weights[SHAPE_NAMES.index(name)] = weight
-    return weights
-
-
-def load_bank(args: argparse.Namespace) -> GeometryBank:
-    if not args.data.exists():
-        print(f"rendering {args.data} ...")
-        render_bank(args.views_per_shape, torch.Generator().manual_seed(args.seed)).save(args.data)
-    bank = GeometryBank.load(args.data)
-    stale = bank.stale_shapes()
-    if stale:
-        raise SystemExit(f"error: {args.data} was rendered from an older world ({', '.join(stale)} changed); delete it")
-    return bank
 
 
 def warm_start(models: torch.nn.ModuleDict, folder: Path) -> None:

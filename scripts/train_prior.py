@@ -2,12 +2,13 @@
 
     python scripts/train_prior.py --minutes 50 --device cpu           # what shipped: 50 min on 1 CPU core
     python scripts/train_prior.py --steps 20000 --batch-size 128 --device cuda   # better, minutes on a GPU
+    python scripts/train_prior.py --init assets/prior --shape-weight mug=2 --minutes 50 --out outputs/prior_v2
 
 With --minutes the learning-rate schedule runs on wall time, so a busy shared machine gets a shorter but
 complete schedule instead of an unfinished one.
 
 Stop it at any time; rerunning the same command resumes from the last checkpoint (--checkpoint). The saved
-prior holds the EMA weights.
+prior holds the EMA weights; `--init` continues from a saved prior's weights (a fresh optimiser and schedule).
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
+from scoredream.errors import PriorLoadError
+from scoredream.priors import PriorConfig
 from scoredream.world.dataset import GeometryBank, render_bank, sample_batch
 from scoredream.world.prior_model import (
     PriorModelConfig,
@@ -31,6 +34,7 @@ from scoredream.world.prior_model import (
     build_unet,
     save_prior,
 )
+from scoredream.world.shapes import SHAPE_NAMES
 
 
 def parse_args() -> argparse.Namespace:
@@ -54,7 +58,60 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--checkpoint", type=Path, default=Path("data/prior_checkpoint.pt"))
     parser.add_argument("--checkpoint-every", type=int, default=200)
     parser.add_argument("--out", type=Path, default=Path("assets/prior"))
-    return parser.parse_args()
+    parser.add_argument(
+        "--init", type=Path, default=None,
+        help="start from this saved prior folder (e.g. assets/prior) instead of random weights; "
+        "ignored when --checkpoint exists",
+    )
+    parser.add_argument(
+        "--shape-weight", action="append", default=[], metavar="SHAPE=W",
+        help="draw this shape's views W times as often as the others' (repeatable), e.g. mug=2",
+    )
+    args = parser.parse_args()
+    args.shape_weights = shape_weights(args.shape_weight) if args.shape_weight else None
+    return args
+
+
+def shape_weights(pairs: list[str]) -> torch.Tensor:
+    """`--shape-weight` values ("mug=3") as one weight per `SHAPE_NAMES` entry, the unnamed ones 1."""
+    weights = torch.ones(len(SHAPE_NAMES))
+    for pair in pairs:
+        name, _, value = pair.partition("=")
+        try:
+            weight = float(value)
+        except ValueError:
+            weight = float("nan")
+        if name not in SHAPE_NAMES or not math.isfinite(weight) or weight <= 0:
+            raise SystemExit(f"error: --shape-weight {pair!r}: want SHAPE=W, SHAPE one of {', '.join(SHAPE_NAMES)}, "
+                             "W a positive number")
+        weights[SHAPE_NAMES.index(name)] = weight
+    return weights
+
+
+def load_bank(args: argparse.Namespace) -> GeometryBank:
+    """The traced views of `--data`, rendered first when the file is missing."""
+    if not args.data.exists():
+        print(f"rendering {args.data} ...")
+        render_bank(args.views_per_shape, torch.Generator().manual_seed(args.seed)).save(args.data)
+    bank = GeometryBank.load(args.data)
+    stale = bank.stale_shapes()
+    if stale:
+        raise SystemExit(
+            f"error: {args.data} was rendered from an older world ({', '.join(stale)} changed since); "
+            "delete it (or pass another --data) so it is rendered again"
+        )
+    return bank
+
+
+def warm_start(models: torch.nn.ModuleDict, folder: Path) -> None:
+    """Copy a saved prior's weights into the models, through the loader users have."""
+    try:
+        saved = PriorConfig(model=str(folder), local_files_only=True).setup("cpu")
+    except PriorLoadError as e:
+        raise SystemExit(f"error: --init {folder}: {e}") from None
+    models["unet"].load_state_dict(saved.unet.float().state_dict())
+    models["text_encoder"].load_state_dict(saved.text_encoder.float().state_dict())
+    print(f"started from {folder}")
 
 
 def lr_factor(step: int, warmup: int, progress: float) -> float:
@@ -74,17 +131,7 @@ def main() -> None:
     args = parse_args()
     torch.set_num_threads(args.threads)
     device = torch.device(args.device)
-    if not args.data.exists():
-        print(f"rendering {args.data} ...")
-        render_bank(args.views_per_shape, torch.Generator().manual_seed(args.seed)).save(args.data)
-    bank = GeometryBank.load(args.data)
-    stale = bank.stale_shapes()
-    if stale:
-        raise SystemExit(
-            f"error: {args.data} was rendered from an older world ({', '.join(stale)} changed since); "
-            "delete it (or pass another --data) so it is rendered again"
-        )
-
+    bank = load_bank(args)
     torch.manual_seed(args.seed)
     config = PriorModelConfig()
     tokenizer = build_tokenizer(config)
@@ -92,6 +139,8 @@ def main() -> None:
     unet = build_unet(config).to(device)
     scheduler = build_scheduler(config)
     models = torch.nn.ModuleDict({"unet": unet, "text_encoder": text_encoder})
+    if args.init and not args.checkpoint.exists():
+        warm_start(models, args.init)
     ema = copy.deepcopy(models).requires_grad_(False)
     optimizer = torch.optim.AdamW(models.parameters(), lr=args.lr, weight_decay=0.01)
     alphas_cumprod = scheduler.alphas_cumprod.to(device)
@@ -123,7 +172,7 @@ def main() -> None:
     running = None
     while progress() < 1:
         start = time.perf_counter()
-        batch = sample_batch(bank, args.batch_size, generator)
+        batch = sample_batch(bank, args.batch_size, generator, shape_weights=args.shape_weights)
         x0 = (batch.images * 2 - 1).to(device)
         ids = tokenizer(
             batch.captions, padding="max_length", max_length=config.max_tokens, truncation=True,

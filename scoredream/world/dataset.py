@@ -109,15 +109,27 @@ class WorldBatch:
     captions: list[str]
 
 
+def draw_views(
+    bank: GeometryBank, n: int, generator: torch.Generator, shape_weights: Float[Tensor, " S"] | None = None
+) -> Int[Tensor, " n"]:
+    """Indices of `n` views of the bank, uniform over views, or with each shape drawn in proportion to its entry
+    of `shape_weights` (one per `SHAPE_NAMES` entry): training oversamples the shape a prior draws worst (the mug,
+    whose opening and handle are a few pixels)."""
+    if shape_weights is None:  # the draws of the runs before the option
+        return torch.randint(len(bank), (n,), generator=generator)
+    return torch.multinomial(shape_weights[bank.shape], n, replacement=True, generator=generator)
+
+
 def sample_batch(
     bank: GeometryBank,
     batch_size: int,
     generator: torch.Generator,
     captions: CaptionConfig | None = None,
     background: BackgroundConfig | None = None,
+    shape_weights: Float[Tensor, " S"] | None = None,
 ) -> WorldBatch:
     captions = captions or CaptionConfig()
-    idx = torch.randint(len(bank), (batch_size,), generator=generator)
+    idx = draw_views(bank, batch_size, generator, shape_weights)
     colour = torch.randint(len(COLOURS), (batch_size,), generator=generator)
     albedo = torch.tensor(list(COLOURS.values()))[colour]
     cams = make_cameras(bank.azimuth[idx], bank.elevation[idx], bank.distance[idx], bank.fovy[idx])

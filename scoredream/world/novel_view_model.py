@@ -29,7 +29,7 @@ from scoredream.priors.novel_view import (
 )
 from scoredream.render.background import BackgroundConfig
 from scoredream.render.cameras import CameraSamplerConfig, make_cameras
-from scoredream.world.dataset import GeometryBank
+from scoredream.world.dataset import GeometryBank, draw_views
 from scoredream.world.render import GeometryRender, composite, world_background
 from scoredream.world.shapes import COLOURS
 
@@ -180,12 +180,8 @@ def sample_pairs(
     object's silhouette lies, so the UNet learns to read its concatenated input, which random pairs alone never
     taught it (assets/novel_view/TRAINING.md).
 
-    `shape_weights` (one per `SHAPE_NAMES` entry) draws the input views of some shapes more often than others:
-    oversampling the shape the prior draws worst (the mug, whose opening and handle are a few pixels)."""
-    if shape_weights is None:  # uniform over views, the draws of the runs before the option
-        ref = torch.randint(len(bank), (batch_size,), generator=generator)
-    else:
-        ref = torch.multinomial(shape_weights[bank.shape], batch_size, replacement=True, generator=generator)
+    `shape_weights` draws the input views of some shapes more often than others (`draw_views`)."""
+    ref = draw_views(bank, batch_size, generator, shape_weights)
     tgt = same_shape_views(bank, ref, generator)
     if orbit > 0:  # only then, so that runs without orbit pairs draw the pairs they always did
         on_orbit = torch.rand(batch_size, generator=generator) < orbit

@@ -2,6 +2,8 @@ import torch
 
 from scoredream.priors.prompts import view_suffix
 from scoredream.world.dataset import GeometryBank, render_bank, sample_batch
+from scoredream.world.novel_view_model import sample_pairs
+from scoredream.world.render import WorldRenderConfig
 from scoredream.world.shapes import COLOUR_NAMES, SHAPE_NAMES, prompt
 
 
@@ -39,3 +41,16 @@ def test_a_bank_rendered_from_an_older_world_is_detected():
     cyl = bank.shape == SHAPE_NAMES.index("cylinder")
     bank.alpha[cyl] = torch.nn.functional.max_pool2d(bank.alpha[cyl], 5, 1, 2)  # a fatter cylinder
     assert bank.stale_shapes() == ["cylinder"]
+
+
+def test_shape_weights_oversample_one_shape_and_still_draw_the_others():
+    """Both training draws (the text prior's batches, the novel-view prior's pairs) follow `shape_weights`."""
+    generator = torch.Generator().manual_seed(0)
+    bank = render_bank(20, generator, config=WorldRenderConfig(resolution=16))
+    weights = torch.ones(len(SHAPE_NAMES))
+    weights[SHAPE_NAMES.index("mug")] = 5.0  # 5 of 10 shares: half the draws
+    for draw in (sample_batch, sample_pairs):
+        shapes = draw(bank, 400, generator, shape_weights=weights).shape
+        share = (shapes == SHAPE_NAMES.index("mug")).float().mean().item()
+        assert 0.4 < share < 0.6, (draw.__name__, share)
+        assert torch.bincount(shapes, minlength=len(SHAPE_NAMES)).min() > 20  # the others still drawn
