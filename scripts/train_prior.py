@@ -64,6 +64,11 @@ def parse_args() -> argparse.Namespace:
         "ignored when --checkpoint exists",
     )
     parser.add_argument(
+        "--freeze-text-encoder", action="store_true",
+        help="train the UNet only: the shipped one-step student (assets/student2d) borrows this prior's text "
+        "encoder, so a continued prior that keeps it keeps the student's prompts meaning what they did",
+    )
+    parser.add_argument(
         "--shape-weight", action="append", default=[], metavar="SHAPE=W",
         help="draw this shape's views W times as often as the others' (repeatable), e.g. mug=2",
     )
@@ -141,8 +146,10 @@ def main() -> None:
     models = torch.nn.ModuleDict({"unet": unet, "text_encoder": text_encoder})
     if args.init and not args.checkpoint.exists():
         warm_start(models, args.init)
+    text_encoder.requires_grad_(not args.freeze_text_encoder)
     ema = copy.deepcopy(models).requires_grad_(False)
-    optimizer = torch.optim.AdamW(models.parameters(), lr=args.lr, weight_decay=0.01)
+    trained = [p for p in models.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(trained, lr=args.lr, weight_decay=0.01)
     alphas_cumprod = scheduler.alphas_cumprod.to(device)
     generator = torch.Generator().manual_seed(args.seed)
     step, elapsed = 0, 0.0
@@ -188,7 +195,7 @@ def main() -> None:
             group["lr"] = args.lr * lr_factor(step, args.warmup, progress())
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(models.parameters(), 1.0)
+        torch.nn.utils.clip_grad_norm_(trained, 1.0)
         optimizer.step()
         # Short EMA warm-up so early checkpoints are not dominated by the random initialisation.
         ema_update(ema, models, min(args.ema_decay, (1 + step) / (10 + step)))
