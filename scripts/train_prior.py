@@ -2,7 +2,8 @@
 
     python scripts/train_prior.py --minutes 50 --device cpu           # what shipped: 50 min on 1 CPU core
     python scripts/train_prior.py --steps 20000 --batch-size 128 --device cuda   # better, minutes on a GPU
-    python scripts/train_prior.py --init assets/prior --shape-weight mug=2 --minutes 50 --out outputs/prior_v2
+    python scripts/train_prior.py --init assets/prior --freeze-text-encoder --shape-weight mug=2 --minutes 50 \
+        --checkpoint data/prior_checkpoint_v2.pt --out outputs/prior_v2                  # continue shipped weights
 
 With --minutes the learning-rate schedule runs on wall time, so a busy shared machine gets a shorter but
 complete schedule instead of an unfinished one.

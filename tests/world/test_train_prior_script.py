@@ -1,0 +1,42 @@
+"""scripts/train_prior.py continued from a saved prior: `--init` starts from its weights, `--freeze-text-encoder`
+keeps the text encoder (the shipped one-step student borrows it) while the UNet trains."""
+
+from __future__ import annotations
+
+import runpy
+import sys
+from pathlib import Path
+
+import pytest
+from safetensors.torch import load_file
+
+ROOT = Path(__file__).parents[2]
+SCRIPT = ROOT / "scripts" / "train_prior.py"
+SHIPPED = ROOT / "assets" / "prior"
+
+
+def test_a_continued_prior_keeps_its_text_encoder_and_trains_its_unet(tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    out = tmp_path / "prior"
+    monkeypatch.setattr(sys, "argv", [
+        str(SCRIPT), "--init", str(SHIPPED), "--freeze-text-encoder", "--shape-weight", "mug=2", "--steps", "3",
+        "--batch-size", "4", "--views-per-shape", "2", "--data", str(tmp_path / "bank.pt"),
+        "--checkpoint", str(tmp_path / "ck.pt"), "--out", str(out),
+    ])
+    runpy.run_path(str(SCRIPT), run_name="__main__")
+    text_before = load_file(SHIPPED / "text_encoder" / "model.safetensors")
+    text_after = load_file(out / "text_encoder" / "model.safetensors")
+    assert all((text_after[k] == v).all() for k, v in text_before.items())
+    unet_before = load_file(SHIPPED / "unet" / "diffusion_pytorch_model.safetensors")
+    unet_after = load_file(out / "unet" / "diffusion_pytorch_model.safetensors")
+    changed = [k for k, v in unet_before.items() if not (unet_after[k] == v).all()]
+    assert len(changed) > len(unet_before) // 2  # the UNet trained from the shipped weights ...
+    drift = max((unet_after[k] - unet_before[k]).abs().max().item() for k in unet_before)
+    assert drift < 0.05  # ... and started there: 3 small steps from them, not from a random initialisation
+
+
+def test_a_folder_that_is_not_a_prior_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sys, "argv", [str(SCRIPT), "--init", str(tmp_path), "--steps", "1",
+                                      "--checkpoint", str(tmp_path / "ck.pt"), "--out", str(tmp_path / "out")])
+    with pytest.raises(SystemExit, match="error: --init"):
+        runpy.run_path(str(SCRIPT), run_name="__main__")
