@@ -156,6 +156,11 @@ def main() -> None:
     step, elapsed = 0, 0.0
     if args.checkpoint.exists():
         state = torch.load(args.checkpoint, weights_only=True)
+        if bool(state.get("frozen_text_encoder", False)) != args.freeze_text_encoder:
+            raise SystemExit(
+                f"error: {args.checkpoint} was written {'without' if args.freeze_text_encoder else 'with'} "
+                "--freeze-text-encoder; resume with the same setting, or pass another --checkpoint"
+            )
         models.load_state_dict(state["models"])
         ema.load_state_dict(state["ema"])
         optimizer.load_state_dict(state["optimizer"])
@@ -168,7 +173,8 @@ def main() -> None:
     def checkpoint() -> None:
         args.checkpoint.parent.mkdir(parents=True, exist_ok=True)
         state = {"models": models.state_dict(), "ema": ema.state_dict(), "optimizer": optimizer.state_dict(),
-                 "generator": generator.get_state(), "step": step, "elapsed": elapsed}
+                 "generator": generator.get_state(), "step": step, "elapsed": elapsed,
+                 "frozen_text_encoder": args.freeze_text_encoder}
         torch.save(state, args.checkpoint.with_suffix(".tmp"))
         args.checkpoint.with_suffix(".tmp").replace(args.checkpoint)
 

@@ -34,6 +34,11 @@ def test_a_continued_prior_keeps_its_text_encoder_and_trains_its_unet(tmp_path: 
     drift = max((unet_after[k] - unet_before[k]).abs().max().item() for k in unet_before)
     assert drift < 0.05  # ... and started there: 3 small steps from them, not from a random initialisation
 
+    # Resuming its checkpoint with the text encoder trainable would not match the saved optimiser: refused.
+    monkeypatch.setattr(sys, "argv", [a for a in sys.argv if a != "--freeze-text-encoder"])
+    with pytest.raises(SystemExit, match="written with --freeze-text-encoder"):
+        runpy.run_path(str(SCRIPT), run_name="__main__")
+
 
 def test_a_folder_that_is_not_a_prior_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(sys, "argv", [str(SCRIPT), "--init", str(tmp_path), "--steps", "1",
