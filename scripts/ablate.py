@@ -31,12 +31,12 @@ from scoredream.world.truth import occupancy
 
 
 def merge(base: dict, overrides: dict) -> dict:
+    """`base` with `overrides` merged in, nested dicts key by key; neither argument is changed."""
+    out = dict(base)
     for key, value in overrides.items():
-        if isinstance(value, dict) and isinstance(base.get(key), dict):
-            merge(base[key], value)
-        else:
-            base[key] = value
-    return base
+        nested = isinstance(value, dict) and isinstance(out.get(key), dict)
+        out[key] = merge(out[key], value) if nested else value
+    return out
 
 
 def main() -> None:
@@ -51,7 +51,7 @@ def main() -> None:
     overrides = json.loads(args.overrides)
 
     d = merge(to_dict(GenerateConfig(prompt=args.prompt)), {"output_dir": str(args.out), "run_name": args.name})
-    merge(d, {"video": {"enabled": False}, "export": {"enabled": False}, "train": {"preview_every": 0}})
+    d = merge(d, {"video": {"enabled": False}, "export": {"enabled": False}, "train": {"preview_every": 0}})
     cfg = from_dict(GenerateConfig, merge(d, overrides))
     ckpt = RunFolder(cfg.run_dir()).checkpoint
     t0 = time.perf_counter()

@@ -1,21 +1,23 @@
 """SDS vs VSD vs ASD on the embedded prior's benchmark prompts, each with its default settings (GenerateConfig()).
 
     .venv/bin/python scripts/bench_methods.py [--methods sds vsd asd] [--prompts "a red cube" ...] [--seeds 0 1]
-        [--steps N] [--threads 1] [--no-recommendations] [--out outputs/bench_methods]
+        [--steps N] [--threads 1] [--no-recommendations] [--overrides JSON] [--out outputs/bench_methods]
 
 Per method: judge accuracy across 8 orbit views (shape and colour), 3D IoU against the ground-truth occupancy,
 foreground colour error, diversity across seeds (RMS pixel distance between the evaluation renders of two seeds of
 the same prompt, averaged over prompts and seed pairs), and wall time per step. Writes OUT/methods.md and prints it.
 Default settings include the prior's recommendations (its scoredream_guidance.json); `--no-recommendations` runs
-the papers' settings instead. A run whose folder already holds its final checkpoint is scored again, not
-retrained. The per-run rows come from scoredream.world.evaluate.score_field, the same scorer as
-scripts/bench_sds.py.
+the papers' settings instead; `--overrides` merges JSON into every run's config (the keys of config.json). A run
+whose folder already holds its final checkpoint is scored again, not retrained. The per-run rows come from
+scoredream.world.evaluate.score_field, the same scorer as scripts/bench_sds.py.
 """
 
 from __future__ import annotations
 
 import argparse
 import itertools
+import json
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +25,11 @@ from typing import get_args
 
 import torch
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from ablate import merge  # noqa: E402  (one owner for merging overrides into a config dict)
+
 from scoredream.run_folder import RunFolder
+from scoredream.serialization import from_dict, to_dict
 from scoredream.train import GenerateConfig, generate, load_checkpoint
 from scoredream.train.config import MethodKind
 from scoredream.world.evaluate import (
@@ -49,6 +55,8 @@ class Run:
 
 def run_one(method: str, prompt: str, seed: int, args: argparse.Namespace, judge: object) -> Run:
     cfg = GenerateConfig(prompt=prompt, method=method, output_dir=args.out / method)  # type: ignore[arg-type]
+    if getattr(args, "overrides", None):
+        cfg = from_dict(GenerateConfig, merge(to_dict(cfg), json.loads(args.overrides)))
     cfg.prior.model = args.prior
     cfg.prior.recommendations = not getattr(args, "no_recommendations", False)
     cfg.train.seed, cfg.video.enabled, cfg.export.enabled = seed, False, False
@@ -117,6 +125,8 @@ def main() -> None:
     p.add_argument("--guidance-scale", type=float, default=None, help="override every method's CFG scale")
     p.add_argument("--no-recommendations", action="store_true",
                    help="ignore the prior's recommended settings (the papers' CFG scales and t schedules)")
+    p.add_argument("--overrides", default=None,
+                   help="JSON merged into each run's config (config.json's keys), e.g. an ablation's settings")
     p.add_argument("--out", type=Path, default=Path("outputs/bench_methods"))
     args = p.parse_args()
     torch.set_num_threads(args.threads)

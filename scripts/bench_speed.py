@@ -11,12 +11,16 @@ otherwise). Prints markdown tables; the README quotes them with the machine that
 from __future__ import annotations
 
 import argparse
+import sys
 import tempfile
 import time
 from collections import defaultdict
 from pathlib import Path
 
 import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from ablate import merge  # noqa: E402  (one owner for merging overrides into a config dict)
 
 from scoredream.fields import HashGridConfig
 from scoredream.fields.grid_encoding import TorchGridEncoding
@@ -119,13 +123,6 @@ PIECES: dict[str, dict] = {
     "shading on its schedule (the default before pixel jitter)": {"render": CENTRES},
     "today's default (shading on its schedule, pixel jitter)": {},
 }
-
-
-def merge(base: dict, patch: dict) -> dict:
-    out = dict(base)
-    for k, v in patch.items():
-        out[k] = merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
-    return out
 
 
 def pieces_table(prior, steps: int, device: torch.device, rounds: int = 3) -> list[tuple[str, float, float]]:
