@@ -28,12 +28,21 @@ class FieldOutputs:
     raw_density: Float[Tensor, " N"]
 
 
-def blob_density(points: Float[Tensor, "N 3"], strength: float, radius: float) -> Float[Tensor, " N"]:
-    """Magic3D's density bias: a soft ball at the origin, so training starts from an object, not from fog."""
-    return strength * (1 - points.norm(dim=-1) / radius)
+def blob_density(
+    points: Float[Tensor, "N 3"], strength: float, radius: float, inside: float = 1.0
+) -> Float[Tensor, " N"]:
+    """Magic3D's density bias: a soft ball at the origin, so training starts from an object, not from fog. Its
+    positive part (inside `radius`) is scaled by `inside`; the negative part outside keeps far space empty."""
+    bias = strength * (1 - points.norm(dim=-1) / radius)
+    return bias if inside == 1.0 else torch.where(bias > 0, bias * inside, bias)
 
 
 DensityKind = Literal["softplus", "sdf"]
+
+
+def blob_scale_at(fade: float, progress: float) -> float:
+    """The share of the initial blob still on at `progress` (a fraction of the run) when it fades over `fade`."""
+    return 1.0 if fade <= 0 else max(0.0, 1.0 - progress / fade)
 
 
 def beta_at(beta: tuple[float, float], anneal_end: float, progress: float) -> float:
@@ -71,6 +80,11 @@ class FieldExtentConfig:
     """Magic3D density blob at initialisation: strength * (1 - r / blob_radius) (softplus density only)"""
     blob_radius: float = 0.5
     """radius of the initial density blob"""
+    blob_fade: float = 0.0
+    """fraction of the run over which the blob's inside (where it adds density) fades linearly to nothing; 0 keeps
+    it for good (Magic3D, threestudio). A lasting blob adds `blob_strength` of raw density at the centre, which a
+    hollow object (a mug's inside) must learn to cancel. Outside `blob_radius` the bias stays (far space empty);
+    a finished or loaded field with a fade has no inside bias"""
     density_kind: DensityKind = "softplus"
     """softplus: feature 0 (+ the blob) is a raw density; sdf: feature 0 offsets the signed distance of a sphere of
     sdf_init_radius, and density is VolSDF's (1/beta) LaplaceCDF(-sdf; beta): a surface as sharp as beta"""
@@ -89,10 +103,12 @@ class FieldExtentConfig:
         if min(self.sdf_beta) <= 0 or self.sdf_init_radius <= 0 or not 0 <= self.sdf_anneal_end <= 1:
             raise ConfigError(f"{where}.sdf_beta and {where}.sdf_init_radius must be > 0 and "
                               f"{where}.sdf_anneal_end in [0, 1]")
+        if not 0 <= self.blob_fade <= 1:
+            raise ConfigError(f"{where}.blob_fade must be in [0, 1] (a fraction of the run), got {self.blob_fade}")
 
 
-EXTENT_ATTRIBUTES = ("bound", "blob_strength", "blob_radius", "density_kind", "sdf_init_radius", "sdf_beta",
-                     "sdf_anneal_end", "beta")
+EXTENT_ATTRIBUTES = ("bound", "blob_strength", "blob_radius", "blob_fade", "blob_scale", "density_kind",
+                     "sdf_init_radius", "sdf_beta", "sdf_anneal_end", "beta")
 """what a field keeps of its FieldExtentConfig (and the current beta), which a wrapper copies from its template"""
 
 
@@ -106,6 +122,10 @@ class Field(nn.Module):
     bound: float = 1.0
     blob_strength: float = 0.0
     blob_radius: float = 0.5
+    blob_fade: float = 0.0
+    blob_scale: float = 1.0
+    """how much of the blob's inside is on now: 1 - progress / blob_fade while it fades; 0 on a finished field with
+    a fade"""
     density_kind: DensityKind = "softplus"
     sdf_init_radius: float = 0.5
     sdf_beta: tuple[float, float] = (0.03, 0.01)
@@ -117,6 +137,8 @@ class Field(nn.Module):
         super().__init__()
         if extent is not None:
             self.bound, self.blob_strength, self.blob_radius = extent.bound, extent.blob_strength, extent.blob_radius
+            self.blob_fade = extent.blob_fade
+            self.blob_scale = blob_scale_at(self.blob_fade, 1.0)
             self.density_kind, self.sdf_init_radius = extent.density_kind, extent.sdf_init_radius
             self.sdf_beta, self.sdf_anneal_end = tuple(extent.sdf_beta), extent.sdf_anneal_end
             self.beta = self.sdf_beta[1]
@@ -133,6 +155,7 @@ class Field(nn.Module):
         """Where training is (a fraction of the run), for fields that change with it (coarse-to-fine grids, the
         sdf density's beta); subclasses that override it call this one too."""
         self.beta = beta_at(self.sdf_beta, self.sdf_anneal_end, progress)
+        self.blob_scale = blob_scale_at(self.blob_fade, progress)
 
     def start_sdf_at_sphere(self, out: nn.Linear) -> None:
         """With the sdf density, zero the row of the encoder's last layer that gives feature 0, so the field starts
@@ -158,7 +181,7 @@ class Field(nn.Module):
             return sdf_raw_density(self.sdf_from(points, features), self.beta)
         raw = features[:, 0]
         if self.blob_strength:
-            raw = raw + blob_density(points, self.blob_strength, self.blob_radius)
+            raw = raw + blob_density(points, self.blob_strength, self.blob_radius, self.blob_scale)
         return raw
 
     def forward(self, points: Float[Tensor, "N 3"]) -> FieldOutputs:

@@ -52,6 +52,30 @@ def test_field_outputs_and_blob_init():
     assert (forward * n).sum(-1).min() > 0.99
 
 
+def test_blob_fade_removes_the_centre_bias_and_keeps_far_space_empty():
+    pts = torch.tensor([[0.0, 0, 0], [0.9, 0, 0]])
+    field = HashGridConfig(levels=4, max_resolution=64, blob_fade=0.5).setup()
+    built = field.raw_density_from(pts, field.encode(pts))  # a built (finished) field: no inside bias
+    field.set_progress(0.0)
+    start = field.raw_density_from(pts, field.encode(pts))
+    field.set_progress(0.25)
+    half = field.raw_density_from(pts, field.encode(pts))
+    field.set_progress(0.5)
+    end = field.raw_density_from(pts, field.encode(pts))
+    start, half, end, built = (x.detach() for x in (start, half, end, built))
+    assert start[0] - end[0] == pytest.approx(10.0, abs=1e-4)  # the full blob strength at the centre, then none
+    assert start[0] - half[0] == pytest.approx(5.0, abs=1e-4)
+    assert torch.allclose(built, end)
+    assert start[1] == pytest.approx(end[1].item()) and end[1] < -5  # outside the radius the bias stays
+
+
+def test_blob_fade_outside_the_run_is_refused():
+    from scoredream.serialization import ConfigError
+
+    with pytest.raises(ConfigError, match="blob_fade"):
+        HashGridConfig(blob_fade=1.5).validate_density("hashgrid")
+
+
 def test_tcnn_backend_without_tcnn_fails_clearly():
     pytest.importorskip("torch")
     from scoredream.fields.grid_encoding import tcnn_available
