@@ -6,7 +6,8 @@ For each run (a `generate` run folder of a shapes-world prompt), one row of four
 of the 64^3 grid the benchmark scores: the planes x = 0 and y = 0, first inside the rendered surface (density above
 the level where rays turn 50% opaque, as `scripts/bench_methods.py` and the mesh export cut), then inside density
 > 1. White: inside both the field and the true shape; red: true shape only (missed); green: field only (extra).
-+Z (up) is up in every slice. Prints each run's level, IoU and volume ratios.
++Z (up) is up in every slice. Prints each run's level, IoU and volume ratios, and its density at the
+centre and largest density.
 """
 
 from __future__ import annotations
@@ -49,10 +50,11 @@ def main() -> None:
         rendered = torch.from_numpy(grid.values > level) if level is not None else torch.zeros_like(truth)
         soft = torch.from_numpy(grid.values > 1.0)
         images += slices(rendered, truth) + slices(soft, truth)
-        n = truth.sum().item()
+        n, centre = truth.sum().item(), tuple(size // 2 for size in grid.values.shape)
         print(f"{run}: level {level if level is None else round(level, 2)} | IoU {iou(rendered, truth):.3f} "
               f"(volume {rendered.sum().item() / n:.2f}x) | density > 1: IoU {iou(soft, truth):.3f} "
-              f"(volume {soft.sum().item() / n:.2f}x)")
+              f"(volume {soft.sum().item() / n:.2f}x) | density at the centre {grid.values[centre]:.2f}, "
+              f"largest {grid.values.max():.2f}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     grid_image = torch.nn.functional.interpolate(torch.stack(images), scale_factor=2, mode="nearest")
     torchvision.utils.save_image(grid_image, args.out, nrow=4, padding=2, pad_value=0.5)
