@@ -30,6 +30,17 @@ from scoredream.world.shapes import parse_prompt
 from scoredream.world.truth import occupancy
 
 
+def config_overrides(text: str) -> dict:
+    """argparse type of an overrides argument: a JSON object, else a usage error instead of a traceback."""
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise argparse.ArgumentTypeError(f"not JSON ({e}): {text}") from None
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError(f"a JSON object of config keys is needed, got {text}")
+    return value
+
+
 def merge(base: dict, overrides: dict) -> dict:
     """`base` with `overrides` merged in, nested dicts key by key; neither argument is changed."""
     out = dict(base)
@@ -43,12 +54,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("name")
     parser.add_argument("prompt")
-    parser.add_argument("overrides", nargs="?", default="{}")
+    parser.add_argument("overrides", nargs="?", type=config_overrides, default={})
     parser.add_argument("--out", type=Path, default=Path("outputs/ablate"))
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    overrides = json.loads(args.overrides)
+    overrides = args.overrides
 
     d = merge(to_dict(GenerateConfig(prompt=args.prompt)), {"output_dir": str(args.out), "run_name": args.name})
     d = merge(d, {"video": {"enabled": False}, "export": {"enabled": False}, "train": {"preview_every": 0}})

@@ -25,7 +25,6 @@ Writes OUT/image.md and prints it.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from dataclasses import dataclass
@@ -36,7 +35,7 @@ import torch
 from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from ablate import merge  # noqa: E402  (one owner for merging overrides into a config dict)
+from ablate import config_overrides, merge  # noqa: E402  (one owner for merging overrides into a config dict)
 
 from scoredream.fields import Field
 from scoredream.image import psnr
@@ -97,7 +96,7 @@ def run_config(mode: str, prompt: str, seed: int, camera: Cameras, image: Path,
     cfg.train.preview_every, cfg.train.checkpoint_every = 0, 100
     if args.steps:
         cfg.train.steps = args.steps
-    return from_dict(GenerateConfig, merge(to_dict(cfg), json.loads(args.overrides))) if args.overrides else cfg
+    return from_dict(GenerateConfig, merge(to_dict(cfg), args.overrides)) if args.overrides else cfg
 
 
 def opposite(camera: Cameras) -> Cameras:
@@ -179,7 +178,7 @@ def main() -> None:
                    help="override image.novel_view_weight (0 in text+image: text and reference losses only)")
     p.add_argument("--input-resolution", type=int, default=32,
                    help="size of the input render, and of the reference view the run renders (image.resolution)")
-    p.add_argument("--overrides", default=None,
+    p.add_argument("--overrides", type=config_overrides, default=None,
                    help="JSON merged into each run's config dict (config.json keys), e.g. "
                    "'{\"train\": {\"steps\": 900}}'")
     p.add_argument("--out", type=Path, default=Path("outputs/bench_image"))

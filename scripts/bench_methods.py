@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import json
 import sys
 import time
 from dataclasses import dataclass
@@ -26,10 +25,10 @@ from typing import get_args
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from ablate import merge  # noqa: E402  (one owner for merging overrides into a config dict)
+from ablate import config_overrides, merge  # noqa: E402  (one owner for merging overrides into a config dict)
 
 from scoredream.run_folder import RunFolder
-from scoredream.serialization import from_dict, to_dict
+from scoredream.serialization import ConfigError, from_dict, to_dict
 from scoredream.train import GenerateConfig, generate, load_checkpoint
 from scoredream.train.config import MethodKind
 from scoredream.world.evaluate import (
@@ -56,7 +55,7 @@ class Run:
 def run_one(method: str, prompt: str, seed: int, args: argparse.Namespace, judge: object) -> Run:
     cfg = GenerateConfig(prompt=prompt, method=method, output_dir=args.out / method)  # type: ignore[arg-type]
     if getattr(args, "overrides", None):
-        cfg = from_dict(GenerateConfig, merge(to_dict(cfg), json.loads(args.overrides)))
+        cfg = from_dict(GenerateConfig, merge(to_dict(cfg), args.overrides))
     cfg.prior.model = args.prior
     cfg.prior.recommendations = not getattr(args, "no_recommendations", False)
     cfg.train.seed, cfg.video.enabled, cfg.export.enabled = seed, False, False
@@ -125,10 +124,15 @@ def main() -> None:
     p.add_argument("--guidance-scale", type=float, default=None, help="override every method's CFG scale")
     p.add_argument("--no-recommendations", action="store_true",
                    help="ignore the prior's recommended settings (the papers' CFG scales and t schedules)")
-    p.add_argument("--overrides", default=None,
+    p.add_argument("--overrides", type=config_overrides, default=None,
                    help="JSON merged into each run's config (config.json's keys), e.g. an ablation's settings")
     p.add_argument("--out", type=Path, default=Path("outputs/bench_methods"))
     args = p.parse_args()
+    if args.overrides:  # a wrong key fails here, before any run, as a usage error
+        try:
+            from_dict(GenerateConfig, merge(to_dict(GenerateConfig(prompt=args.prompts[0])), args.overrides)).validate()
+        except ConfigError as e:
+            p.error(f"--overrides: {e}")
     torch.set_num_threads(args.threads)
     judge = load_judge()
     runs = []

@@ -22,7 +22,7 @@ import torch
 from torch.optim.swa_utils import AveragedModel
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from ablate import merge  # noqa: E402  (one owner for merging overrides into a config dict)
+from ablate import config_overrides, merge  # noqa: E402  (one owner for merging overrides into a config dict)
 
 import scoredream.train.trainer as trainer  # noqa: E402
 from scoredream.run_folder import RunFolder  # noqa: E402
@@ -37,7 +37,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("run", type=Path)
     p.add_argument("out", type=Path)
-    p.add_argument("--overrides", default=None)
+    p.add_argument("--overrides", type=config_overrides, default=None)
     p.add_argument("--every", type=int, default=100)
     p.add_argument("--average-from", type=float, nargs="+", default=[0.5, 0.7, 0.85])
     p.add_argument("--threads", type=int, default=1)
@@ -47,7 +47,7 @@ def main() -> None:
     data["output_dir"], data["run_name"] = str(args.out), args.run.name
     if data.get("image", {}).get("path"):
         data["image"]["path"] = str(args.run / "input.png")
-    config = from_dict(GenerateConfig, merge(data, json.loads(args.overrides)) if args.overrides else data)
+    config = from_dict(GenerateConfig, merge(data, args.overrides) if args.overrides else data)
     prompt = config.prompt or " ".join(args.run.name.rsplit("-s", 1)[0].split("-"))
     truth = occupancy(parse_prompt(prompt)[1], 64)
     steps = config.train.steps
