@@ -50,6 +50,11 @@ def merge(base: dict, overrides: dict) -> dict:
     return out
 
 
+def with_overrides(cfg: GenerateConfig, overrides: dict | None) -> GenerateConfig:
+    """`cfg` with a partial config.json (`overrides`) merged in; `cfg` itself when there is none."""
+    return from_dict(GenerateConfig, merge(to_dict(cfg), overrides)) if overrides else cfg
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("name")

@@ -35,14 +35,13 @@ import torch
 from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from ablate import config_overrides, merge  # noqa: E402  (one owner for merging overrides into a config dict)
+from ablate import config_overrides, with_overrides  # noqa: E402  (one owner for merging overrides into a config dict)
 
 from scoredream.fields import Field
 from scoredream.image import psnr
 from scoredream.priors.prompts import view_index
 from scoredream.render.cameras import Cameras, CameraSamplerConfig, make_cameras
 from scoredream.run_folder import RunFolder
-from scoredream.serialization import from_dict, to_dict
 from scoredream.train import GenerateConfig, generate, load_checkpoint
 from scoredream.world.evaluate import BENCHMARK_PROMPTS, FieldScore, evaluation_render, score_field
 from scoredream.world.judge import Judge, load_judge
@@ -96,7 +95,7 @@ def run_config(mode: str, prompt: str, seed: int, camera: Cameras, image: Path,
     cfg.train.preview_every, cfg.train.checkpoint_every = 0, 100
     if args.steps:
         cfg.train.steps = args.steps
-    return from_dict(GenerateConfig, merge(to_dict(cfg), args.overrides)) if args.overrides else cfg
+    return with_overrides(cfg, args.overrides)
 
 
 def opposite(camera: Cameras) -> Cameras:

@@ -25,10 +25,10 @@ from typing import get_args
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from ablate import config_overrides, merge  # noqa: E402  (one owner for merging overrides into a config dict)
+from ablate import config_overrides, with_overrides  # noqa: E402  (one owner for merging overrides into a config dict)
 
 from scoredream.run_folder import RunFolder
-from scoredream.serialization import ConfigError, from_dict, to_dict
+from scoredream.serialization import ConfigError
 from scoredream.train import GenerateConfig, generate, load_checkpoint
 from scoredream.train.config import MethodKind
 from scoredream.world.evaluate import (
@@ -54,8 +54,7 @@ class Run:
 
 def run_one(method: str, prompt: str, seed: int, args: argparse.Namespace, judge: object) -> Run:
     cfg = GenerateConfig(prompt=prompt, method=method, output_dir=args.out / method)  # type: ignore[arg-type]
-    if getattr(args, "overrides", None):
-        cfg = from_dict(GenerateConfig, merge(to_dict(cfg), args.overrides))
+    cfg = with_overrides(cfg, getattr(args, "overrides", None))
     cfg.prior.model = args.prior
     cfg.prior.recommendations = not getattr(args, "no_recommendations", False)
     cfg.train.seed, cfg.video.enabled, cfg.export.enabled = seed, False, False
@@ -130,7 +129,7 @@ def main() -> None:
     args = p.parse_args()
     if args.overrides:  # a wrong key fails here, before any run, as a usage error
         try:
-            from_dict(GenerateConfig, merge(to_dict(GenerateConfig(prompt=args.prompts[0])), args.overrides)).validate()
+            with_overrides(GenerateConfig(prompt=args.prompts[0]), args.overrides).validate()
         except ConfigError as e:
             p.error(f"--overrides: {e}")
     torch.set_num_threads(args.threads)

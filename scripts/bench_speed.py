@@ -20,7 +20,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from ablate import merge  # noqa: E402  (one owner for merging overrides into a config dict)
+from ablate import with_overrides  # noqa: E402  (one owner for merging overrides into a config)
 
 from scoredream.fields import HashGridConfig
 from scoredream.fields.grid_encoding import TorchGridEncoding
@@ -30,7 +30,6 @@ from scoredream.render.background import BackgroundConfig
 from scoredream.render.cameras import CameraSamplerConfig
 from scoredream.render.rays import camera_rays
 from scoredream.render.volume import RenderConfig, composite, sample_along_rays, sphere_interval
-from scoredream.serialization import from_dict, to_dict
 from scoredream.train import GenerateConfig, generate
 
 
@@ -97,7 +96,7 @@ def method_step_ms(method: str, prior, steps: int, device: torch.device, overrid
     stamps: list[float] = []
     with tempfile.TemporaryDirectory() as tmp:
         cfg = GenerateConfig(prompt="a red cube", method=method, output_dir=Path(tmp))  # type: ignore[arg-type]
-        cfg = from_dict(GenerateConfig, merge(to_dict(cfg), overrides or {}))
+        cfg = with_overrides(cfg, overrides)
         cfg.train.steps, cfg.train.device = steps + 10, str(device)
         cfg.train.preview_every = cfg.train.checkpoint_every = 0
         cfg.video.enabled = cfg.export.enabled = False
