@@ -17,16 +17,13 @@ weights.
 from __future__ import annotations
 
 import argparse
-import copy
 import sys
-import time
 from pathlib import Path
 
 import torch
-from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from train_prior import ema_update, load_bank, lr_factor, shape_weights  # noqa: E402  (one owner for each)
+from train_prior import TrainingRun, load_bank, shape_weights  # noqa: E402  (one owner for each)
 
 from scoredream.errors import PriorLoadError  # noqa: E402
 from scoredream.priors.novel_view import ImageCondition, NovelViewPrior, NovelViewPriorConfig  # noqa: E402
@@ -131,74 +128,32 @@ def main() -> None:
     if args.init and not args.checkpoint.exists():
         warm_start(models, args.init)
     models.requires_grad_(True).train()
-    ema = copy.deepcopy(models).requires_grad_(False)
     # Weights the text prior did not have (the token's class embedding) learn at the new modules' rate.
     new = list(unet.class_embedding.parameters()) if unet.class_embedding is not None else []
     started = [p for name, p in unet.named_parameters() if not name.startswith("class_embedding.")]
     groups = [
-        {"params": started, "lr": args.unet_lr, "base": args.unet_lr},
-        {"params": [*new, *encoder.parameters(), *projection.parameters()], "lr": args.lr, "base": args.lr},
+        {"params": started, "lr": args.unet_lr},
+        {"params": [*new, *encoder.parameters(), *projection.parameters()], "lr": args.lr},
     ]
-    optimizer = torch.optim.AdamW(groups, weight_decay=0.01)
-    generator = torch.Generator().manual_seed(args.seed)
-    step, elapsed, running = 0, 0.0, None
-    if args.checkpoint.exists():
-        state = torch.load(args.checkpoint, weights_only=True)
-        models.load_state_dict(state["models"])
-        ema.load_state_dict(state["ema"])
-        optimizer.load_state_dict(state["optimizer"])
-        generator.set_state(state["generator"])
-        step, elapsed, running = state["step"], state["elapsed"], state.get("loss")
-        print(f"resumed from {args.checkpoint} at step {step}")
+    run = TrainingRun(args, models, torch.optim.AdamW(groups, weight_decay=0.01),
+                      torch.Generator().manual_seed(args.seed))
+    run.resume()
     if args.export_only:
-        return export(args, ema, scheduler, step, elapsed, running)
+        return export(args, run, scheduler)
     bank = load_bank(args)
     n_params = sum(p.numel() for p in models.parameters())
     print(f"{n_params / 1e6:.2f}M parameters, {len(bank)} views, device {device}, {args.threads} threads")
-
-    def checkpoint() -> None:
-        args.checkpoint.parent.mkdir(parents=True, exist_ok=True)
-        state = {"models": models.state_dict(), "ema": ema.state_dict(), "optimizer": optimizer.state_dict(),
-                 "generator": generator.get_state(), "step": step, "elapsed": elapsed, "loss": running}
-        torch.save(state, args.checkpoint.with_suffix(".tmp"))
-        args.checkpoint.with_suffix(".tmp").replace(args.checkpoint)
-
-    def progress() -> float:
-        done = step / args.steps
-        return max(done, elapsed / (60 * args.minutes)) if args.minutes else done
-
-    bar = tqdm(total=args.steps, initial=step, desc="novel view", mininterval=10.0)
-    while progress() < 1:
-        start = time.perf_counter()
-        loss = pair_loss(prior, bank, args, generator)
-        for group in optimizer.param_groups:
-            group["lr"] = group["base"] * lr_factor(step, args.warmup, progress())
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(models.parameters(), 1.0)
-        optimizer.step()
-        ema_update(ema, models, min(args.ema_decay, (1 + step) / (10 + step)))
-        step += 1
-        elapsed += time.perf_counter() - start
-        running = loss.item() if running is None else 0.98 * running + 0.02 * loss.item()
-        bar.update(1)
-        bar.set_postfix(loss=f"{running:.4f}", s_per_step=f"{elapsed / step:.2f}")
-        if step % args.checkpoint_every == 0:
-            checkpoint()
-    checkpoint()
-    bar.close()
-    export(args, ema, scheduler, step, elapsed, running)
+    run.train(lambda: pair_loss(prior, bank, args, run.generator), desc="novel view", mininterval=10.0)
+    export(args, run, scheduler)
 
 
-def export(
-    args: argparse.Namespace, ema: torch.nn.ModuleDict, scheduler: object, step: int, elapsed: float,
-    loss: float | None,
-) -> None:
+def export(args: argparse.Namespace, run: TrainingRun, scheduler: object) -> None:
+    ema = run.ema
     save_novel_view(args.out, ema["unet"], ema["image_encoder"], ema["cc_projection"], scheduler)
     size = sum(f.stat().st_size for f in args.out.rglob("*") if f.is_file())
     print(
-        f"saved EMA novel-view prior to {args.out} ({size / 1e6:.1f} MB); {step} steps x {args.batch_size} pairs in "
-        f"{elapsed / 60:.1f} min of training on {args.device} ({args.threads} threads), final loss {loss}"
+        f"saved EMA novel-view prior to {args.out} ({size / 1e6:.1f} MB); {run.step} steps x {args.batch_size} pairs "
+        f"in {run.elapsed / 60:.1f} min of training on {args.device} ({args.threads} threads), final loss {run.loss}"
     )
 
 

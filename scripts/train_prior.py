@@ -18,6 +18,8 @@ import argparse
 import copy
 import math
 import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -133,6 +135,82 @@ def ema_update(ema: torch.nn.Module, model: torch.nn.Module, decay: float) -> No
         e.lerp_(p, 1 - decay)
 
 
+@dataclass
+class TrainingRun:
+    """The loop both prior-training scripts share: AdamW on the models' trainable weights with warm-up and cosine
+    decay (on steps, or on wall time with --minutes), gradient clipping, an EMA copy (what gets saved), and a
+    checkpoint that a rerun of the same command resumes from. `extra` is saved with it (settings a resume must
+    match)."""
+
+    args: argparse.Namespace  # steps, minutes, warmup, ema_decay, checkpoint, checkpoint_every
+    models: torch.nn.ModuleDict
+    optimizer: torch.optim.Optimizer
+    generator: torch.Generator
+    extra: dict = field(default_factory=dict)
+    step: int = 0
+    elapsed: float = 0.0
+    loss: float | None = None  # running average
+
+    def __post_init__(self) -> None:
+        self.ema = copy.deepcopy(self.models).requires_grad_(False)
+        self.base_lrs = [group["lr"] for group in self.optimizer.param_groups]
+        self.trained = [p for p in self.models.parameters() if p.requires_grad]
+
+    def resume(self, check: Callable[[dict], None] | None = None) -> None:
+        """Load --checkpoint if it exists, after `check` (which raises) has seen its state: a setting the saved
+        optimiser depends on must match before the optimiser is loaded."""
+        if not self.args.checkpoint.exists():
+            return
+        state = torch.load(self.args.checkpoint, weights_only=True)
+        if check is not None:
+            check(state)
+        self.models.load_state_dict(state["models"])
+        self.ema.load_state_dict(state["ema"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.generator.set_state(state["generator"])
+        self.step, self.elapsed, self.loss = state["step"], state["elapsed"], state.get("loss")
+        print(f"resumed from {self.args.checkpoint} at step {self.step}")
+
+    def checkpoint(self) -> None:
+        """Written to a temporary file and renamed, so a kill mid-write keeps the previous checkpoint."""
+        path = self.args.checkpoint
+        path.parent.mkdir(parents=True, exist_ok=True)
+        state = {"models": self.models.state_dict(), "ema": self.ema.state_dict(),
+                 "optimizer": self.optimizer.state_dict(), "generator": self.generator.get_state(),
+                 "step": self.step, "elapsed": self.elapsed, "loss": self.loss, **self.extra}
+        torch.save(state, path.with_suffix(".tmp"))
+        path.with_suffix(".tmp").replace(path)
+
+    def progress(self) -> float:
+        done = self.step / self.args.steps
+        return max(done, self.elapsed / (60 * self.args.minutes)) if self.args.minutes else done
+
+    def train(self, loss_fn: Callable[[], torch.Tensor], desc: str, mininterval: float) -> None:
+        """Steps of `loss_fn` until the run's steps or minutes are spent, with a progress bar."""
+        bar = tqdm(total=self.args.steps, initial=self.step, desc=desc, mininterval=mininterval)
+        while self.progress() < 1:
+            start = time.perf_counter()
+            loss = loss_fn()
+            factor = lr_factor(self.step, self.args.warmup, self.progress())
+            for group, base in zip(self.optimizer.param_groups, self.base_lrs, strict=True):
+                group["lr"] = base * factor
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(self.trained, 1.0)
+            self.optimizer.step()
+            # Short EMA warm-up so early checkpoints are not dominated by the random initialisation.
+            ema_update(self.ema, self.models, min(self.args.ema_decay, (1 + self.step) / (10 + self.step)))
+            self.step += 1
+            self.elapsed += time.perf_counter() - start
+            self.loss = loss.item() if self.loss is None else 0.98 * self.loss + 0.02 * loss.item()
+            bar.update(1)
+            bar.set_postfix(loss=f"{self.loss:.4f}", s_per_step=f"{self.elapsed / self.step:.2f}")
+            if self.step % self.args.checkpoint_every == 0:
+                self.checkpoint()
+        self.checkpoint()
+        bar.close()
+
+
 def main() -> None:
     args = parse_args()
     torch.set_num_threads(args.threads)
@@ -148,79 +226,42 @@ def main() -> None:
     if args.init and not args.checkpoint.exists():
         warm_start(models, args.init)
     text_encoder.requires_grad_(not args.freeze_text_encoder)
-    ema = copy.deepcopy(models).requires_grad_(False)
     trained = [p for p in models.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(trained, lr=args.lr, weight_decay=0.01)
-    alphas_cumprod = scheduler.alphas_cumprod.to(device)
-    generator = torch.Generator().manual_seed(args.seed)
-    step, elapsed = 0, 0.0
-    if args.checkpoint.exists():
-        state = torch.load(args.checkpoint, weights_only=True)
+    run = TrainingRun(args, models, torch.optim.AdamW(trained, lr=args.lr, weight_decay=0.01),
+                      torch.Generator().manual_seed(args.seed), extra={"frozen_text_encoder": args.freeze_text_encoder})
+
+    def same_text_encoder_setting(state: dict) -> None:
         if bool(state.get("frozen_text_encoder", False)) != args.freeze_text_encoder:
             raise SystemExit(
                 f"error: {args.checkpoint} was written {'without' if args.freeze_text_encoder else 'with'} "
                 "--freeze-text-encoder; resume with the same setting, or pass another --checkpoint"
             )
-        models.load_state_dict(state["models"])
-        ema.load_state_dict(state["ema"])
-        optimizer.load_state_dict(state["optimizer"])
-        generator.set_state(state["generator"])
-        step, elapsed = state["step"], state["elapsed"]
-        print(f"resumed from {args.checkpoint} at step {step}")
+
+    run.resume(same_text_encoder_setting)
     n_params = sum(p.numel() for p in models.parameters())
     print(f"{n_params / 1e6:.2f}M parameters, {len(bank)} views, device {device}, {args.threads} threads")
+    alphas_cumprod = scheduler.alphas_cumprod.to(device)
 
-    def checkpoint() -> None:
-        args.checkpoint.parent.mkdir(parents=True, exist_ok=True)
-        state = {"models": models.state_dict(), "ema": ema.state_dict(), "optimizer": optimizer.state_dict(),
-                 "generator": generator.get_state(), "step": step, "elapsed": elapsed,
-                 "frozen_text_encoder": args.freeze_text_encoder}
-        torch.save(state, args.checkpoint.with_suffix(".tmp"))
-        args.checkpoint.with_suffix(".tmp").replace(args.checkpoint)
-
-    def progress() -> float:
-        done = step / args.steps
-        return max(done, elapsed / (60 * args.minutes)) if args.minutes else done
-
-    bar = tqdm(total=args.steps, initial=step, desc="prior", mininterval=5.0)
-    running = None
-    while progress() < 1:
-        start = time.perf_counter()
-        batch = sample_batch(bank, args.batch_size, generator, shape_weights=args.shape_weights)
+    def denoising_loss() -> torch.Tensor:
+        batch = sample_batch(bank, args.batch_size, run.generator, shape_weights=args.shape_weights)
         x0 = (batch.images * 2 - 1).to(device)
         ids = tokenizer(
             batch.captions, padding="max_length", max_length=config.max_tokens, truncation=True,
             return_tensors="pt",
         ).input_ids.to(device)
-        noise = torch.randn(x0.shape, generator=generator).to(device)
-        t = torch.randint(0, scheduler.config.num_train_timesteps, (len(x0),), generator=generator).to(device)
+        noise = torch.randn(x0.shape, generator=run.generator).to(device)
+        t = torch.randint(0, scheduler.config.num_train_timesteps, (len(x0),), generator=run.generator).to(device)
         a = alphas_cumprod[t].view(-1, 1, 1, 1)
         x_t = a.sqrt() * x0 + (1 - a).sqrt() * noise
         pred = unet(x_t, t, encoder_hidden_states=text_encoder(ids)[0]).sample
-        loss = F.mse_loss(pred, noise)
-        for group in optimizer.param_groups:
-            group["lr"] = args.lr * lr_factor(step, args.warmup, progress())
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(trained, 1.0)
-        optimizer.step()
-        # Short EMA warm-up so early checkpoints are not dominated by the random initialisation.
-        ema_update(ema, models, min(args.ema_decay, (1 + step) / (10 + step)))
-        step += 1
-        elapsed += time.perf_counter() - start
-        running = loss.item() if running is None else 0.98 * running + 0.02 * loss.item()
-        bar.update(1)
-        bar.set_postfix(loss=f"{running:.4f}", s_per_step=f"{elapsed / step:.2f}")
-        if step % args.checkpoint_every == 0:
-            checkpoint()
-    checkpoint()
-    bar.close()
+        return F.mse_loss(pred, noise)
 
-    save_prior(args.out, ema["unet"], ema["text_encoder"], tokenizer, scheduler)
+    run.train(denoising_loss, desc="prior", mininterval=5.0)
+    save_prior(args.out, run.ema["unet"], run.ema["text_encoder"], tokenizer, scheduler)
     size = sum(f.stat().st_size for f in args.out.rglob("*") if f.is_file())
     print(
-        f"saved EMA prior to {args.out} ({size / 1e6:.1f} MB); {step} steps x {args.batch_size} images in "
-        f"{elapsed / 60:.1f} min of training on {device} ({args.threads} threads), final loss {running:.4f}"
+        f"saved EMA prior to {args.out} ({size / 1e6:.1f} MB); {run.step} steps x {args.batch_size} images in "
+        f"{run.elapsed / 60:.1f} min of training on {device} ({args.threads} threads), final loss {run.loss:.4f}"
     )
 
 

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 from safetensors.torch import load_file
 
 ROOT = Path(__file__).parents[2]
@@ -45,3 +46,41 @@ def test_a_folder_that_is_not_a_prior_is_refused(tmp_path: Path, monkeypatch: py
                                       "--checkpoint", str(tmp_path / "ck.pt"), "--out", str(tmp_path / "out")])
     with pytest.raises(SystemExit, match="error: --init"):
         runpy.run_path(str(SCRIPT), run_name="__main__")
+
+
+def run_script(script: Path, monkeypatch: pytest.MonkeyPatch, *argv: str) -> None:
+    monkeypatch.setattr(sys, "argv", [str(script), *argv])
+    runpy.run_path(str(script), run_name="__main__")
+
+
+def test_a_stopped_run_resumes_where_it_stopped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two steps, stopped, then two more from the checkpoint save the same EMA weights as four in one go: the
+    optimiser, EMA, generator and schedule all continue (`TrainingRun`, which train_novel_view.py shares)."""
+    common = ["--batch-size", "2", "--views-per-shape", "2", "--data", str(tmp_path / "bank.pt"), "--warmup", "2"]
+    run_script(SCRIPT, monkeypatch, *common, "--steps", "4", "--checkpoint", str(tmp_path / "a.pt"),
+               "--out", str(tmp_path / "whole"))
+    for steps in ("2", "4"):
+        run_script(SCRIPT, monkeypatch, *common, "--steps", steps, "--checkpoint", str(tmp_path / "b.pt"),
+                   "--out", str(tmp_path / "resumed"))
+    whole = load_file(tmp_path / "whole" / "unet" / "diffusion_pytorch_model.safetensors")
+    resumed = load_file(tmp_path / "resumed" / "unet" / "diffusion_pytorch_model.safetensors")
+    assert all(torch.allclose(resumed[k], v, atol=1e-6) for k, v in whole.items())
+
+
+NOVEL_VIEW_SCRIPT = ROOT / "scripts" / "train_novel_view.py"
+
+
+def test_the_novel_view_script_trains_resumes_and_exports(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    common = ["--batch-size", "2", "--views-per-shape", "2", "--data", str(tmp_path / "bank.pt"),
+              "--checkpoint", str(tmp_path / "ck.pt"), "--out", str(tmp_path / "nv")]
+    run_script(NOVEL_VIEW_SCRIPT, monkeypatch, *common, "--steps", "2")
+    first = load_file(tmp_path / "nv" / "unet" / "diffusion_pytorch_model.safetensors")
+    assert torch.load(tmp_path / "ck.pt", weights_only=True)["step"] == 2
+    run_script(NOVEL_VIEW_SCRIPT, monkeypatch, *common, "--steps", "3")
+    assert torch.load(tmp_path / "ck.pt", weights_only=True)["step"] == 3  # continued, not restarted
+    second = load_file(tmp_path / "nv" / "unet" / "diffusion_pytorch_model.safetensors")
+    assert any(not torch.equal(second[k], v) for k, v in first.items())
+    (tmp_path / "nv").rename(tmp_path / "trained")
+    run_script(NOVEL_VIEW_SCRIPT, monkeypatch, *common, "--steps", "3", "--export-only")
+    exported = load_file(tmp_path / "nv" / "unet" / "diffusion_pytorch_model.safetensors")
+    assert all(torch.equal(exported[k], v) for k, v in second.items())
