@@ -54,6 +54,13 @@ def evaluation_cameras(views: int = 8) -> Cameras:
     return orbit_cameras(views, elevation=15.0, distance=1.75, fovy=50.0)
 
 
+def janus_cameras(views: int = 8) -> Cameras:
+    """The Janus rate's views: `evaluation_cameras` turned by half a step (22.5 deg for 8). Those start at the front
+    and so put half their views on the front/side/back boundaries (45 and 135 deg), where which side faces the camera
+    is a coin toss: there the world's own mug scored a Janus rate of 0.25 (red) and 0.375 (cyan); on these, 0."""
+    return orbit_cameras(views, elevation=15.0, distance=1.75, fovy=50.0, azimuth_start=180.0 / views)
+
+
 @torch.no_grad()
 def field_densities(field: Field, resolution: int = 64, bound: float = 1.0, chunk: int = 1 << 17) -> Grid:
     """Density at the voxel centres of `grid_points` (zero outside the ball renders sample, as export does)."""
@@ -93,6 +100,17 @@ def foreground_colour(rgb: Float[Tensor, "B 3 H W"], alpha: Float[Tensor, "B 1 H
 
 
 @torch.no_grad()
+def janus_rate(field: Field, judge: Judge, views: int = 8, resolution: int = 32, shaded: bool = False) -> float:
+    """Fraction of the `janus_cameras` views of a mug whose judged side (front, side, back) is not the camera's."""
+    cams = janus_cameras(views)
+    rgb = evaluation_render(field, cams, resolution, shaded).rgb.permute(0, 3, 1, 2).clamp(0, 1).cpu()
+    # view_index gives front/side/back/overhead; these cameras are never overhead.
+    views_seen = view_index(cams.azimuth, cams.elevation)
+    expected = torch.tensor([SIDES.index(("front", "side", "back")[i]) for i in views_seen])
+    return (judge(rgb).side != expected).float().mean().item()
+
+
+@torch.no_grad()
 def score_field(
     field: Field, prompt: str, judge: Judge, views: int = 8, resolution: int = 32, shaded: bool = False
 ) -> FieldScore:
@@ -106,12 +124,7 @@ def score_field(
     colour_ok = pred.colour == COLOUR_NAMES.index(colour)
     truth_rgb, truth_alpha = render_world(shape, colour, cams)
     err = (foreground_colour(rgb, out.opacity.permute(0, 3, 1, 2).cpu()) - foreground_colour(truth_rgb, truth_alpha))
-    janus = None
-    if shape == "mug":
-        # view_index gives front/side/back/overhead; evaluation cameras are never overhead.
-        expected = view_index(cams.azimuth, cams.elevation)
-        janus = (pred.side != torch.tensor([SIDES.index(("front", "side", "back")[i]) for i in expected])).float()
-        janus = janus.mean().item()
+    janus = janus_rate(field, judge, views, resolution, shaded) if shape == "mug" else None
     truth = occupancy(shape, 64)
     return FieldScore(
         prompt=prompt,
