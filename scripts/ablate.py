@@ -5,8 +5,9 @@
 
 The overrides are a JSON object merged into GenerateConfig's dict (the same keys as config.json). Prints and appends
 to OUT/results.txt one line: judge accuracy, IoU inside the rendered surface (as bench_methods), IoU and volume
-ratio of the density > 1 and > 10 regions against the true shape, colour error, seconds; writes OUT/NAME.png
-(4 orbit views of the field over the world's true renders). A finished run folder is scored again, not retrained.
+ratio of the density > 1 and > 10 regions against the true shape, colour error, seconds, and for a mug the Janus
+rate; writes OUT/NAME.png (4 orbit views of the field over the world's true renders). A finished run folder is scored
+again, not retrained.
 """
 
 from __future__ import annotations
@@ -85,6 +86,7 @@ def main() -> None:
     line = (
         f"{args.name}: {args.prompt} {json.dumps(overrides)} judge {score.judge_accuracy:.2f} iou {score.iou:.3f} "
         f"{ious} {vols} colour_err {score.colour_error:.3f} {seconds:.0f}s"
+        + ("" if score.janus_rate is None else f" janus {score.janus_rate:.2f}")
     )
     print(line, flush=True)
     with open(args.out / "results.txt", "a") as f:
