@@ -24,7 +24,14 @@ import torchvision
 from scoredream.run_folder import RunFolder
 from scoredream.serialization import from_dict, to_dict
 from scoredream.train import GenerateConfig, generate, load_checkpoint
-from scoredream.world.evaluate import evaluation_cameras, evaluation_render, field_occupancy, iou, score_field
+from scoredream.world.evaluate import (
+    evaluation_cameras,
+    evaluation_render,
+    field_densities,
+    grid_occupancy,
+    iou,
+    score_field,
+)
 from scoredream.world.judge import load_judge
 from scoredream.world.render import render_world
 from scoredream.world.shapes import parse_prompt
@@ -80,7 +87,8 @@ def main() -> None:
     score = score_field(field, args.prompt, load_judge(), shaded=cfg.shading.enabled)
     colour, shape = parse_prompt(args.prompt)
     truth = occupancy(shape, 64)
-    regions = {th: field_occupancy(field, threshold=th) for th in (1.0, 10.0)}
+    grid = field_densities(field)
+    regions = {th: grid_occupancy(grid, th) for th in (1.0, 10.0)}
     ious = " ".join(f"iou@{th:g} {iou(occ, truth):.3f}" for th, occ in regions.items())
     vols = " ".join(f"vol@{th:g} {occ.sum().item() / truth.sum().item():.2f}" for th, occ in regions.items())
     line = (

@@ -21,7 +21,7 @@ import torchvision
 from scoredream.export.extract import auto_threshold
 from scoredream.run_folder import RunFolder
 from scoredream.train import load_checkpoint
-from scoredream.world.evaluate import field_densities, iou
+from scoredream.world.evaluate import field_densities, grid_occupancy, iou
 from scoredream.world.shapes import parse_prompt
 from scoredream.world.truth import occupancy
 
@@ -47,8 +47,7 @@ def main() -> None:
         _, shape = parse_prompt(ckpt.config.prompt)
         grid, truth = field_densities(ckpt.build_field()), occupancy(shape)
         level = auto_threshold(grid)
-        rendered = torch.from_numpy(grid.values > level) if level is not None else torch.zeros_like(truth)
-        soft = torch.from_numpy(grid.values > 1.0)
+        rendered, soft = grid_occupancy(grid, level), grid_occupancy(grid, 1.0)
         images += slices(rendered, truth) + slices(soft, truth)
         n, centre = truth.sum().item(), tuple(size // 2 for size in grid.values.shape)
         print(f"{run}: level {level if level is None else round(level, 2)} | IoU {iou(rendered, truth):.3f} "

@@ -82,10 +82,14 @@ def field_occupancy(
 ) -> Bool[Tensor, "R R R"]:
     """Voxels inside the field's surface: density above `threshold`, by default the level where rays reach
     opacity 0.5 (what a render shows, and where `scoredream export` puts the mesh)."""
-    grid = field_densities(field, resolution, bound)
+    return grid_occupancy(field_densities(field, resolution, bound), threshold)
+
+
+def grid_occupancy(grid: Grid, threshold: float | None = None) -> Bool[Tensor, "R R R"]:
+    """`field_occupancy` of an already sampled grid, so that several levels cost one sampling."""
     level = threshold if threshold is not None else auto_threshold(grid)
     if level is None:  # no ray turns opaque: nothing is inside
-        return torch.zeros((resolution,) * 3, dtype=torch.bool)
+        return torch.zeros(grid.values.shape, dtype=torch.bool)
     return torch.from_numpy(grid.values > level)
 
 
@@ -125,14 +129,14 @@ def score_field(
     truth_rgb, truth_alpha = render_world(shape, colour, cams)
     err = (foreground_colour(rgb, out.opacity.permute(0, 3, 1, 2).cpu()) - foreground_colour(truth_rgb, truth_alpha))
     janus = janus_rate(field, judge, views, resolution, shaded) if shape == "mug" else None
-    truth = occupancy(shape, 64)
+    truth, grid = occupancy(shape, 64), field_densities(field)
     return FieldScore(
         prompt=prompt,
         judge_accuracy=(shape_ok & colour_ok).float().mean().item(),
         shape_accuracy=shape_ok.float().mean().item(),
         colour_accuracy=colour_ok.float().mean().item(),
-        iou=iou(field_occupancy(field), truth),
-        iou_density10=iou(field_occupancy(field, threshold=10.0), truth),
+        iou=iou(grid_occupancy(grid), truth),
+        iou_density10=iou(grid_occupancy(grid, threshold=10.0), truth),
         colour_error=err.norm(dim=-1).mean().item(),
         janus_rate=janus,
     )
