@@ -21,6 +21,7 @@ import torch
 import torch.nn.functional as F
 import torchvision
 
+from scoredream.fields.base import Field
 from scoredream.run_folder import RunFolder
 from scoredream.serialization import from_dict, to_dict
 from scoredream.train import GenerateConfig, generate, load_checkpoint
@@ -85,7 +86,7 @@ def main() -> None:
     field = load_checkpoint(ckpt).build_field()
 
     score = score_field(field, args.prompt, load_judge(), shaded=cfg.shading.enabled)
-    colour, shape = parse_prompt(args.prompt)
+    shape = parse_prompt(args.prompt)[1]
     truth = occupancy(shape, 64)
     grid = field_densities(field)
     regions = {th: grid_occupancy(grid, th) for th in (1.0, 10.0)}
@@ -100,12 +101,17 @@ def main() -> None:
     with open(args.out / "results.txt", "a") as f:
         f.write(line + "\n")
 
+    save_views([field], args.prompt, cfg.shading.enabled, args.out / f"{args.name}.png")
+
+
+def save_views(fields: list[Field], prompt: str, shaded: bool, path: Path) -> None:
+    """4 orbit views (64 px) of each field, a row each, over a row of the world's true renders."""
+    colour, shape = parse_prompt(prompt)
     cams = evaluation_cameras(4)
     with torch.no_grad():
-        out = evaluation_render(field, cams, 64, cfg.shading.enabled)
+        rows = [evaluation_render(f, cams, 64, shaded).rgb.permute(0, 3, 1, 2).clamp(0, 1).cpu() for f in fields]
     true_rgb, _ = render_world(shape, colour, cams)
-    views = torch.cat([out.rgb.permute(0, 3, 1, 2).clamp(0, 1), F.interpolate(true_rgb, size=64)])
-    torchvision.utils.save_image(views, args.out / f"{args.name}.png", nrow=4)
+    torchvision.utils.save_image(torch.cat([*rows, F.interpolate(true_rgb, size=64)]), path, nrow=4)
 
 
 if __name__ == "__main__":
