@@ -3,12 +3,11 @@ rates that decay by a cosine."""
 
 from __future__ import annotations
 
-import math
-
 import torch
 from torch import Tensor
 
 from scoredream.fields import Field
+from scoredream.progress import cosine_decay
 
 
 class CosineAdamW:
@@ -21,9 +20,8 @@ class CosineAdamW:
             [{"params": groups["grid"], "lr": lr_grid}, {"params": groups["mlp"], "lr": lr_mlp}],
             betas=(0.9, 0.99), eps=1e-15, weight_decay=0.0,
         )
-        self.scheduler = torch.optim.lr_scheduler.LambdaLR(
-            self.optimizer,
-            lambda i: final_factor + (1 - final_factor) * 0.5 * (1 + math.cos(math.pi * min(i / steps, 1.0))))
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer,
+                                                           lambda i: cosine_decay(i / steps, final_factor))
 
     def step(self, loss: Tensor) -> None:
         """One descent step on `loss`, then the next learning rate."""

@@ -21,6 +21,7 @@ from scoredream.guidance import ASDConfig, GuidanceConfig, SDSConfig, VSDConfig
 from scoredream.guidance.schedule import upgrade_step_schedule
 from scoredream.image.config import ImageConfig
 from scoredream.priors import PriorConfig, PromptConfig
+from scoredream.progress import cosine_decay, ramp
 from scoredream.render.background import BackgroundConfig
 from scoredream.render.cameras import CameraSamplerConfig
 from scoredream.render.shading import ShadingConfig
@@ -48,6 +49,24 @@ class OptimConfig:
     """AdamW epsilon"""
     weight_decay: float = 0.0
     """AdamW weight decay"""
+    lr_final: float = 1.0
+    """every learning rate at the end of the run, as a fraction of its start, reached by a cosine over `lr_decay`;
+    1 keeps them constant, as the references do. Why decay: with eps 1e-15 Adam moves each grid entry by about its
+    learning rate every step whatever the gradient's size, so noisy score-distillation gradients keep shaking a
+    shape once it has formed (measured: `scripts/distil_from_truth.py`)"""
+    lr_decay: tuple[float, float] = (0.0, 1.0)
+    """the stretch of the run (fractions of it) over which learning rates fall to `lr_final`"""
+
+    def lr_scale_at(self, progress: float) -> float:
+        return cosine_decay(ramp(progress, *self.lr_decay), self.lr_final)
+
+    def validate(self) -> None:
+        if not 0 < self.lr_final <= 1:
+            raise ConfigError(f"optim.lr_final must be in (0, 1] (a fraction of the starting rates), got "
+                              f"{self.lr_final}")
+        start, end = self.lr_decay
+        if not 0 <= start <= end <= 1:
+            raise ConfigError(f"optim.lr_decay must be fractions of the run with start <= end, got {self.lr_decay}")
 
 
 @dataclass
@@ -245,6 +264,7 @@ class GenerateConfig:
             raise PromptError(f"the prompt is {len(self.prompt)} characters; at most {MAX_PROMPT_CHARS}")
         check_finite(self)
         self.train.validate()
+        self.optim.validate()
         if self.render.num_samples < 2:
             raise ConfigError("render.num_samples must be at least 2")
         self.guidance_config().validate(self.method)

@@ -199,11 +199,12 @@ def build_run(config: GenerateConfig, folder: RunFolder, prior: DiffusionPrior |
     return Run(config, folder, prompt, particles, background, guidance, optimizer, generator, image)
 
 
-def apply_optim_settings(optimizer: torch.optim.Optimizer, opt: OptimConfig) -> None:
-    """The config's learning rates and AdamW settings, also over a resumed optimiser's saved ones: a resume with a
-    new learning rate trains with it, as config.json then says."""
+def apply_optim_settings(optimizer: torch.optim.Optimizer, opt: OptimConfig, progress: float = 0.0) -> None:
+    """The config's learning rates at `progress` (a fraction of the run) and AdamW settings, also over a resumed
+    optimiser's saved ones: a resume with a new learning rate trains with it, as config.json then says."""
+    scale = opt.lr_scale_at(progress)
     for group, lr in zip(optimizer.param_groups, (opt.lr_grid, opt.lr_mlp, opt.lr_background), strict=True):
-        group.update(lr=lr, betas=opt.betas, eps=opt.eps, weight_decay=opt.weight_decay)
+        group.update(lr=lr * scale, betas=opt.betas, eps=opt.eps, weight_decay=opt.weight_decay)
 
 
 def restore_run(run: Run, ckpt: Checkpoint) -> None:
@@ -290,6 +291,7 @@ def optimisation_step(run: Run, step: int) -> dict[str, float]:
         )
     run.optimizer.zero_grad(set_to_none=True)
     loss.backward()
+    apply_optim_settings(run.optimizer, config.optim, progress)
     run.optimizer.step()
     row = {"step": step + 1, "loss": loss.item(), **row}
     run.history.append(row)

@@ -1,4 +1,5 @@
 import json
+import math
 
 import pytest
 import torch
@@ -133,3 +134,35 @@ def test_geometry_pieces_train_together(tmp_path, pixel_prior):
     rows = result.history
     assert len(rows) == 4 and all(r["orientation"] >= 0 for r in rows)
     assert all(torch.isfinite(torch.tensor(r["loss"])) for r in rows)
+
+
+def test_learning_rates_decay_by_a_cosine_over_the_stretch_asked_for(tmp_path, pixel_prior, monkeypatch):
+    import scoredream.train.trainer as trainer
+
+    cfg = small_config(tmp_path, steps=6)
+    cfg.optim.lr_final, cfg.optim.lr_decay = 0.1, (0.5, 1.0)
+    seen = []
+    real = trainer.optimisation_step
+
+    def recorded(run, step):
+        row = real(run, step)
+        seen.append([g["lr"] for g in run.optimizer.param_groups])  # the rates this step used
+        return row
+
+    monkeypatch.setattr(trainer, "optimisation_step", recorded)
+    generate(cfg, prior=pixel_prior, progress=False)
+    grid = [lrs[0] for lrs in seen]
+    assert grid[:4] == [cfg.optim.lr_grid] * 4  # constant until half way (steps 0-3: progress 0 .. 0.5)
+    assert grid[3] > grid[4] > grid[5] > 0.1 * cfg.optim.lr_grid  # then falling towards 10% at the run's end
+    assert grid[5] == pytest.approx(cfg.optim.lr_grid * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * 2 / 3))))
+    assert all(lrs[1] / lrs[0] == pytest.approx(cfg.optim.lr_mlp / cfg.optim.lr_grid) for lrs in seen)  # every group
+
+
+@pytest.mark.parametrize("optim", [{"lr_final": 0.0}, {"lr_final": 1.5}, {"lr_decay": (0.8, 0.2)},
+                                   {"lr_decay": (0.0, 1.2)}])
+def test_bad_learning_rate_decay_is_refused_before_work(tmp_path, optim):
+    cfg = small_config(tmp_path)
+    for k, v in optim.items():
+        setattr(cfg.optim, k, v)
+    with pytest.raises(ConfigError, match="optim.lr_"):
+        cfg.validate()
