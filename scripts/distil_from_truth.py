@@ -1,7 +1,8 @@
 """Does score distillation keep the true shape? A run started from a field fitted to the world's own object.
 
     .venv/bin/python scripts/distil_from_truth.py [--prompts "a red cube" ...] [--method sds] [--seed 0]
-        [--overrides JSON] [--fit-steps 400] [--density 30] [--threads 1] [--out outputs/from_truth]
+        [--overrides JSON] [--start "a red cube"] [--fit-steps 400] [--density 30] [--threads 1]
+        [--out outputs/from_truth]
 
 For each prompt: the default run's field (the same config as `scripts/bench_methods.py`, with --overrides merged
 in) is first fitted to the true shape in 3D (density `--density` inside the SDF, 0 outside, with a 0.005 soft
@@ -11,7 +12,9 @@ to OUT/results.txt the benchmark's scores (`score_field`: judge accuracy, 3D IoU
 colour error, the mug's Janus rate) of the fitted field and of the trained one, and the IoU of the density > 1
 region. A prior that keeps the truth leaves the IoU near where it starts; how far it falls is how far the
 guidance's own optimum lies from the world's shape, a ceiling that no change to the field, renderer or schedule
-lifts. RUN/views.png: 4 views of the fitted field, the trained one and the truth (rows). A finished run folder is
+lifts. `--start PROMPT` fits every run to that object instead of its own (a control: can the guidance, at
+these settings, move a wrong start towards the prompt?); the scores are against the prompt's object as always.
+RUN/views.png: 4 views of the fitted field, the trained one and the truth (rows). A finished run folder is
 scored again, not retrained.
 """
 
@@ -91,7 +94,7 @@ def run_prompt(prompt: str, args: argparse.Namespace, judge: Judge) -> str:
         with folder.lock():
             run = build_run(cfg, folder, cfg.prior.setup(device), device)
             for particle in run.particles:  # VSD's extra particles start from the truth too
-                fit_loss = fit_to_truth(particle, prompt, args.density, args.fit_steps, args.seed)
+                fit_loss = fit_to_truth(particle, args.start or prompt, args.density, args.fit_steps, args.seed)
             run.save(0)
         print(f"{prompt}: fitted (loss {fit_loss:.4f}, {time.perf_counter() - t0:.0f}s)", flush=True)
     start = load_checkpoint(folder.checkpoint)
@@ -103,7 +106,8 @@ def run_prompt(prompt: str, args: argparse.Namespace, judge: Judge) -> str:
     fields = [load_checkpoint(fitted).build_field(), load_checkpoint(folder.checkpoint).build_field()]
     before, after = (scores(f, prompt, judge, shaded) for f in fields)
     save_views(fields, prompt, shaded, folder.root / "views.png")
-    text = (f"{prompt} {args.method} seed {args.seed} {args.overrides or {}}: "
+    origin = f" from {args.start}" if args.start else ""
+    text = (f"{prompt}{origin} {args.method} seed {args.seed} {args.overrides or {}}: "
             f"{line('fitted', *before)} | {line('trained', *after)} | {time.perf_counter() - t0:.0f}s")
     print(text, flush=True)
     return text
@@ -115,6 +119,7 @@ def main() -> None:
     p.add_argument("--method", default="sds")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--overrides", type=config_overrides, default=None)
+    p.add_argument("--start", default=None, help="fit to this world prompt's object instead of each run's own")
     p.add_argument("--fit-steps", type=int, default=400)
     p.add_argument("--density", type=float, default=30.0)
     p.add_argument("--threads", type=int, default=1)
