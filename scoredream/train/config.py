@@ -53,7 +53,7 @@ class OptimConfig:
     """every learning rate at the end of the run, as a fraction of its start, reached by a cosine over `lr_decay`;
     1 keeps them constant, as the references do. With eps 1e-15 Adam moves each grid entry by about its learning
     rate every step whatever the gradient's size, so the rate sets how fast a formed shape keeps changing; on the
-    embedded prior a decay to 0.1 loses on average (README, "More levers": the torus's hole opens late)"""
+    embedded prior a decay to 0.1 loses on average (docs/GEOMETRY.md, "More levers": the torus's hole opens late)"""
     lr_decay: tuple[float, float] = (0.0, 1.0)
     """the stretch of the run (fractions of it) over which learning rates fall to `lr_final`"""
 
