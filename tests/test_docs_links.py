@@ -1,5 +1,5 @@
-"""Every local link and picture in the README and docs/ points at a file in the repository (text moves between
-them; a broken link is what a reader would meet)."""
+"""Every local link and picture in the README, docs/ and the assets' notes points at a file in the repository
+(text moves between them; a broken link is what a reader would meet)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).parents[1]
-PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md")), *sorted((ROOT / "assets").glob("*/*.md"))]
 LINK = re.compile(r"\]\(([^)\s]+)\)|src=\"([^\"]+)\"")
 
 
