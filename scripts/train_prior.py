@@ -28,6 +28,7 @@ from tqdm import tqdm
 
 from scoredream.errors import PriorLoadError
 from scoredream.priors import PriorConfig
+from scoredream.progress import cosine_decay
 from scoredream.world.dataset import GeometryBank, render_bank, sample_batch
 from scoredream.world.prior_model import (
     PriorModelConfig,
@@ -126,7 +127,7 @@ def lr_factor(step: int, warmup: int, progress: float) -> float:
     """Linear warm-up, then cosine decay to 10% over the run's progress in [0, 1]."""
     if step < warmup:
         return (step + 1) / warmup
-    return 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
+    return cosine_decay(progress, 0.1)
 
 
 @torch.no_grad()

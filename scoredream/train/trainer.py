@@ -217,7 +217,7 @@ def restore_run(run: Run, ckpt: Checkpoint) -> None:
             load_module(module, ckpt.state(name), path)
     state = load_trainer_state(path, step)
     run.optimizer.load_state_dict(state["optimizer"])
-    apply_optim_settings(run.optimizer, run.config.optim)
+    apply_optim_settings(run.optimizer, run.config.optim, run.config.train.progress(step))
     run.generator.set_state(state["generator"])
     run.start = step
     if "history" in state:
