@@ -38,6 +38,7 @@ from scoredream.world.prior_model import (
     build_unet,
     save_prior,
 )
+from scoredream.world.render import WorldRenderConfig
 from scoredream.world.shapes import SHAPE_NAMES
 
 
@@ -58,6 +59,11 @@ def parse_args() -> argparse.Namespace:
     )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--data", type=Path, default=Path("data/world_geometry.pt"))
+    parser.add_argument(
+        "--image-size", type=int, default=32, choices=sorted(UNET_WIDTHS),
+        help="pixel size of the prior (and of --data's renders); 64 adds a UNet level, so cross-attention stays "
+        "at 8x8",
+    )
     parser.add_argument("--views-per-shape", type=int, default=4000, help="when --data must be rendered")
     parser.add_argument("--checkpoint", type=Path, default=Path("data/prior_checkpoint.pt"))
     parser.add_argument("--checkpoint-every", type=int, default=200)
@@ -81,6 +87,10 @@ def parse_args() -> argparse.Namespace:
     return args
 
 
+UNET_WIDTHS = {32: (32, 64, 96), 64: (32, 48, 64, 96)}
+"""UNet widths per level for each --image-size; 64's are narrower at full size to keep a CPU step near 1 s"""
+
+
 def shape_weights(pairs: list[str]) -> torch.Tensor:
     """`--shape-weight` values ("mug=3") as one weight per `SHAPE_NAMES` entry, the unnamed ones 1."""
     weights = torch.ones(len(SHAPE_NAMES))
@@ -101,8 +111,12 @@ def load_bank(args: argparse.Namespace) -> GeometryBank:
     """The traced views of `--data`, rendered first when the file is missing."""
     if not args.data.exists():
         print(f"rendering {args.data} ...")
-        render_bank(args.views_per_shape, torch.Generator().manual_seed(args.seed)).save(args.data)
+        render_bank(args.views_per_shape, torch.Generator().manual_seed(args.seed),
+                    config=WorldRenderConfig(resolution=args.image_size)).save(args.data)
     bank = GeometryBank.load(args.data)
+    if bank.resolution != args.image_size:
+        raise SystemExit(f"error: {args.data} holds {bank.resolution}px renders, not --image-size "
+                         f"{args.image_size}; pass another --data")
     stale = bank.stale_shapes()
     if stale:
         raise SystemExit(
@@ -218,7 +232,7 @@ def main() -> None:
     device = torch.device(args.device)
     bank = load_bank(args)
     torch.manual_seed(args.seed)
-    config = PriorModelConfig()
+    config = PriorModelConfig(image_size=args.image_size, block_out_channels=UNET_WIDTHS[args.image_size])
     tokenizer = build_tokenizer(config)
     text_encoder = build_text_encoder(config, len(tokenizer)).to(device)
     unet = build_unet(config).to(device)

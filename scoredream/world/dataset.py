@@ -41,6 +41,10 @@ class GeometryBank:
     def __len__(self) -> int:
         return self.shape.shape[0]
 
+    @property
+    def resolution(self) -> int:
+        return self.shade.shape[-1]
+
     def save(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         data = {k: v.half() if k in ("shade", "alpha") else v for k, v in vars(self).items()}
@@ -64,7 +68,7 @@ class GeometryBank:
             if len(idx) == 0:
                 continue
             cams = make_cameras(self.azimuth[idx], self.elevation[idx], self.distance[idx], self.fovy[idx])
-            fresh = trace_shape(name, cams, config)
+            fresh = trace_shape(name, cams, config or WorldRenderConfig(resolution=self.resolution))
             if (fresh.alpha - self.alpha[idx]).abs().mean() > tolerance:
                 stale.append(name)
         return stale

@@ -84,3 +84,24 @@ def test_the_novel_view_script_trains_resumes_and_exports(tmp_path: Path, monkey
     run_script(NOVEL_VIEW_SCRIPT, monkeypatch, *common, "--steps", "3", "--export-only")
     exported = load_file(tmp_path / "nv" / "unet" / "diffusion_pytorch_model.safetensors")
     assert all(torch.equal(exported[k], v) for k, v in second.items())
+
+
+def test_a_64px_prior_trains_on_64px_renders_and_loads_as_a_prior(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """`--image-size 64` renders its data at 64 px and saves a 64 px UNet that the library loads and samples at 64;
+    a bank of another size is refused, not silently resized."""
+    from scoredream.priors import PriorConfig
+
+    common = ["--batch-size", "2", "--views-per-shape", "2", "--steps", "1", "--checkpoint", str(tmp_path / "ck.pt")]
+    run_script(SCRIPT, monkeypatch, *common, "--image-size", "64", "--data", str(tmp_path / "bank64.pt"),
+               "--out", str(tmp_path / "prior64"))
+    assert torch.load(tmp_path / "bank64.pt", weights_only=True)["shade"].shape[-2:] == (64, 64)
+    prior = PriorConfig(model=str(tmp_path / "prior64"), local_files_only=True).setup("cpu")
+    assert prior.unet.config.sample_size == 64
+    assert len(prior.unet.config.block_out_channels) == 4  # one more level, so attention stays at 8x8
+
+    run_script(SCRIPT, monkeypatch, *common, "--data", str(tmp_path / "bank32.pt"), "--out", str(tmp_path / "p32"),
+               "--checkpoint", str(tmp_path / "ck32.pt"))
+    with pytest.raises(SystemExit, match="holds 32px renders, not --image-size 64"):
+        run_script(SCRIPT, monkeypatch, *common, "--image-size", "64", "--data", str(tmp_path / "bank32.pt"),
+                   "--out", str(tmp_path / "bad"), "--checkpoint", str(tmp_path / "ck_bad.pt"))
