@@ -140,7 +140,7 @@ def main() -> None:
     run.resume()
     if args.export_only:
         return export(args, run, scheduler)
-    bank = load_bank(args)
+    bank = load_bank(args.data, args.views_per_shape, args.seed)
     n_params = sum(p.numel() for p in models.parameters())
     print(f"{n_params / 1e6:.2f}M parameters, {len(bank)} views, device {device}, {args.threads} threads")
     run.train(lambda: pair_loss(prior, bank, args, run.generator), desc="novel view", mininterval=10.0)

@@ -41,6 +41,9 @@ from scoredream.world.prior_model import (
 from scoredream.world.render import WorldRenderConfig
 from scoredream.world.shapes import SHAPE_NAMES
 
+UNET_WIDTHS = {32: (32, 64, 96), 64: (32, 48, 64, 96)}
+"""UNet widths per level for each --image-size; 64's are narrower at full size to keep a CPU step near 1 s"""
+
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(
@@ -87,10 +90,6 @@ def parse_args() -> argparse.Namespace:
     return args
 
 
-UNET_WIDTHS = {32: (32, 64, 96), 64: (32, 48, 64, 96)}
-"""UNet widths per level for each --image-size; 64's are narrower at full size to keep a CPU step near 1 s"""
-
-
 def shape_weights(pairs: list[str]) -> torch.Tensor:
     """`--shape-weight` values ("mug=3") as one weight per `SHAPE_NAMES` entry, the unnamed ones 1."""
     weights = torch.ones(len(SHAPE_NAMES))
@@ -107,20 +106,20 @@ def shape_weights(pairs: list[str]) -> torch.Tensor:
     return weights
 
 
-def load_bank(args: argparse.Namespace) -> GeometryBank:
-    """The traced views of `--data`, rendered first when the file is missing."""
-    if not args.data.exists():
-        print(f"rendering {args.data} ...")
-        render_bank(args.views_per_shape, torch.Generator().manual_seed(args.seed),
-                    config=WorldRenderConfig(resolution=args.image_size)).save(args.data)
-    bank = GeometryBank.load(args.data)
-    if bank.resolution != args.image_size:
-        raise SystemExit(f"error: {args.data} holds {bank.resolution}px renders, not --image-size "
-                         f"{args.image_size}; pass another --data")
+def load_bank(data: Path, views_per_shape: int, seed: int, image_size: int = 32) -> GeometryBank:
+    """The traced views in `data`, rendered first (`views_per_shape` per shape, at `image_size`) when it is missing."""
+    if not data.exists():
+        print(f"rendering {data} ...")
+        render_bank(views_per_shape, torch.Generator().manual_seed(seed),
+                    config=WorldRenderConfig(resolution=image_size)).save(data)
+    bank = GeometryBank.load(data)
+    if bank.resolution != image_size:
+        raise SystemExit(f"error: {data} holds {bank.resolution}px renders, this model wants {image_size}px; "
+                         "pass another --data")
     stale = bank.stale_shapes()
     if stale:
         raise SystemExit(
-            f"error: {args.data} was rendered from an older world ({', '.join(stale)} changed since); "
+            f"error: {data} was rendered from an older world ({', '.join(stale)} changed since); "
             "delete it (or pass another --data) so it is rendered again"
         )
     return bank
@@ -132,6 +131,9 @@ def warm_start(models: torch.nn.ModuleDict, folder: Path) -> None:
         saved = PriorConfig(model=str(folder), local_files_only=True).setup("cpu")
     except PriorLoadError as e:
         raise SystemExit(f"error: --init {folder}: {e}") from None
+    size, wanted = saved.unet.config.sample_size, models["unet"].config.sample_size
+    if size != wanted:
+        raise SystemExit(f"error: --init {folder} is a {size}px prior, not --image-size {wanted}")
     models["unet"].load_state_dict(saved.unet.float().state_dict())
     models["text_encoder"].load_state_dict(saved.text_encoder.float().state_dict())
     print(f"started from {folder}")
@@ -230,7 +232,7 @@ def main() -> None:
     args = parse_args()
     torch.set_num_threads(args.threads)
     device = torch.device(args.device)
-    bank = load_bank(args)
+    bank = load_bank(args.data, args.views_per_shape, args.seed, args.image_size)
     torch.manual_seed(args.seed)
     config = PriorModelConfig(image_size=args.image_size, block_out_channels=UNET_WIDTHS[args.image_size])
     tokenizer = build_tokenizer(config)

@@ -100,8 +100,12 @@ def test_a_64px_prior_trains_on_64px_renders_and_loads_as_a_prior(tmp_path: Path
     assert prior.unet.config.sample_size == 64
     assert len(prior.unet.config.block_out_channels) == 4  # one more level, so attention stays at 8x8
 
+    with pytest.raises(SystemExit, match="is a 32px prior, not --image-size 64"):  # its weights cannot start a 64
+        run_script(SCRIPT, monkeypatch, *common, "--image-size", "64", "--data", str(tmp_path / "bank64.pt"),
+                   "--init", str(SHIPPED), "--checkpoint", str(tmp_path / "ck_init.pt"), "--out", str(tmp_path / "x"))
+
     run_script(SCRIPT, monkeypatch, *common, "--data", str(tmp_path / "bank32.pt"), "--out", str(tmp_path / "p32"),
                "--checkpoint", str(tmp_path / "ck32.pt"))
-    with pytest.raises(SystemExit, match="holds 32px renders, not --image-size 64"):
+    with pytest.raises(SystemExit, match="holds 32px renders, this model wants 64px"):
         run_script(SCRIPT, monkeypatch, *common, "--image-size", "64", "--data", str(tmp_path / "bank32.pt"),
                    "--out", str(tmp_path / "bad"), "--checkpoint", str(tmp_path / "ck_bad.pt"))
