@@ -1,9 +1,12 @@
-"""Train the embedded shapes-world prior (32x32 pixel diffusion + tiny CLIP text encoder) into assets/prior.
+"""Train the embedded shapes-world prior (32x32 pixel diffusion, or 64x64 with --image-size 64, + tiny CLIP text
+encoder) into assets/prior.
 
     python scripts/train_prior.py --minutes 50 --device cpu           # what shipped: 50 min on 1 CPU core
     python scripts/train_prior.py --steps 20000 --batch-size 128 --device cuda   # better, minutes on a GPU
     python scripts/train_prior.py --init assets/prior --freeze-text-encoder --shape-weight mug=2 --minutes 50 \
         --checkpoint data/prior_checkpoint_v2.pt --out outputs/prior_v2                  # continue shipped weights
+    python scripts/train_prior.py --image-size 64 --data data/world_geometry_64.pt \
+        --checkpoint data/prior_checkpoint_64.pt --out outputs/prior64                    # a 64x64 prior
 
 With --minutes the learning-rate schedule runs on wall time, so a busy shared machine gets a shorter but
 complete schedule instead of an unfinished one.
@@ -139,6 +142,22 @@ def warm_start(models: torch.nn.ModuleDict, folder: Path) -> None:
     print(f"started from {folder}")
 
 
+SETTING_FLAGS = {"frozen_text_encoder": ("--freeze-text-encoder", False), "image_size": ("--image-size", 32)}
+"""Settings a checkpoint's weights and optimiser depend on: their flag, and their value in checkpoints written
+before the setting existed"""
+
+
+def same_settings(state: dict, settings: dict, checkpoint: Path) -> None:
+    """Refuses to resume `checkpoint` (its saved `state`) under other `settings` than it was written with."""
+    for key, value in settings.items():
+        flag, legacy = SETTING_FLAGS[key]
+        saved = state.get(key, legacy)
+        if saved != value:
+            written = (flag if saved else f"no {flag}") if isinstance(saved, bool) else f"{flag} {saved}"
+            raise SystemExit(f"error: {checkpoint} was written with {written}; resume with the same setting, "
+                             "or pass another --checkpoint")
+
+
 def lr_factor(step: int, warmup: int, progress: float) -> float:
     """Linear warm-up, then cosine decay to 10% over the run's progress in [0, 1]."""
     if step < warmup:
@@ -244,17 +263,10 @@ def main() -> None:
         warm_start(models, args.init)
     text_encoder.requires_grad_(not args.freeze_text_encoder)
     trained = [p for p in models.parameters() if p.requires_grad]
+    settings = {"frozen_text_encoder": args.freeze_text_encoder, "image_size": args.image_size}
     run = TrainingRun(args, models, torch.optim.AdamW(trained, lr=args.lr, weight_decay=0.01),
-                      torch.Generator().manual_seed(args.seed), extra={"frozen_text_encoder": args.freeze_text_encoder})
-
-    def same_text_encoder_setting(state: dict) -> None:
-        if bool(state.get("frozen_text_encoder", False)) != args.freeze_text_encoder:
-            raise SystemExit(
-                f"error: {args.checkpoint} was written {'without' if args.freeze_text_encoder else 'with'} "
-                "--freeze-text-encoder; resume with the same setting, or pass another --checkpoint"
-            )
-
-    run.resume(same_text_encoder_setting)
+                      torch.Generator().manual_seed(args.seed), extra=settings)
+    run.resume(lambda state: same_settings(state, settings, args.checkpoint))
     n_params = sum(p.numel() for p in models.parameters())
     print(f"{n_params / 1e6:.2f}M parameters, {len(bank)} views, device {device}, {args.threads} threads")
     alphas_cumprod = scheduler.alphas_cumprod.to(device)

@@ -88,8 +88,8 @@ def test_the_novel_view_script_trains_resumes_and_exports(tmp_path: Path, monkey
 
 def test_a_64px_prior_trains_on_64px_renders_and_loads_as_a_prior(tmp_path: Path,
                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
-    """`--image-size 64` renders its data at 64 px and saves a 64 px UNet that the library loads and samples at 64;
-    a bank of another size is refused, not silently resized."""
+    """`--image-size 64` renders its data at 64 px and saves a 64 px UNet that the library loads; a bank, an
+    `--init` prior or a checkpoint of another size is refused, not silently resized or crashed on."""
     from scoredream.priors import PriorConfig
 
     common = ["--batch-size", "2", "--views-per-shape", "2", "--steps", "1", "--checkpoint", str(tmp_path / "ck.pt")]
@@ -104,6 +104,8 @@ def test_a_64px_prior_trains_on_64px_renders_and_loads_as_a_prior(tmp_path: Path
         run_script(SCRIPT, monkeypatch, *common, "--image-size", "64", "--data", str(tmp_path / "bank64.pt"),
                    "--init", str(SHIPPED), "--checkpoint", str(tmp_path / "ck_init.pt"), "--out", str(tmp_path / "x"))
 
+    with pytest.raises(SystemExit, match="was written with --image-size 64"):  # the 64 run's checkpoint, size left out
+        run_script(SCRIPT, monkeypatch, *common, "--data", str(tmp_path / "bank32.pt"), "--out", str(tmp_path / "y"))
     run_script(SCRIPT, monkeypatch, *common, "--data", str(tmp_path / "bank32.pt"), "--out", str(tmp_path / "p32"),
                "--checkpoint", str(tmp_path / "ck32.pt"))
     with pytest.raises(SystemExit, match="holds 32px renders, this model wants 64px"):
