@@ -75,10 +75,11 @@ def sdf_normal(sdf: SDF, points: Float[Tensor, "N 3"], eps: float = 1e-3) -> Flo
 
 
 def trace_shape(
-    shape: str, cameras: Cameras, config: WorldRenderConfig | None = None, chunk: int = 64
+    shape: str | SDF, cameras: Cameras, config: WorldRenderConfig | None = None, chunk: int = 64
 ) -> GeometryRender:
+    """A world shape by name, or any SDF inside BOUND_RADIUS (a variant of one, for diagnostics)."""
     config = config or WorldRenderConfig()
-    sdf = SHAPES[shape]
+    sdf = SHAPES[shape] if isinstance(shape, str) else shape
     size = config.resolution * config.supersample
     light = F.normalize(torch.tensor(config.light_direction, dtype=torch.float32), dim=0)
     shades, alphas = [], []

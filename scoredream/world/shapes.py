@@ -82,16 +82,26 @@ def sdf_torus(p: Float[Tensor, "*N 3"], major: float = 0.3, minor: float = 0.12)
     return _length2(_length2(p[..., 0], p[..., 1]) - major, p[..., 2]) - minor
 
 
+def mug_body(p: Float[Tensor, "*N 3"]) -> Float[Tensor, "*N"]:
+    """The mug's cup filled: outer radius 0.25, height 0.6."""
+    return sdf_cylinder(p, radius=0.25, half_height=0.3)
+
+
+def mug_cup(p: Float[Tensor, "*N 3"]) -> Float[Tensor, "*N"]:
+    """The open cup, walls 0.04 thick: the cavity pokes out of the top; the bottom stays 0.06 thick."""
+    cavity = sdf_cylinder(p, radius=0.21, half_height=0.32, z_centre=0.08)
+    return torch.maximum(mug_body(p), -cavity)
+
+
+def mug_handle(p: Float[Tensor, "*N 3"]) -> Float[Tensor, "*N"]:
+    """Ring handle in the YZ plane (axis X) centred on the +Y wall; the half inside the cup is cut away."""
+    ring = _length2(_length2(p[..., 1] - 0.25, p[..., 2]) - 0.14, p[..., 0]) - 0.035
+    return torch.maximum(ring, 0.22 - p[..., 1])
+
+
 def sdf_mug(p: Float[Tensor, "*N 3"]) -> Float[Tensor, "*N"]:
     """An open cup (outer radius 0.25, height 0.6, walls 0.04 thick) with a ring handle on its +Y side."""
-    body = sdf_cylinder(p, radius=0.25, half_height=0.3)
-    # The cavity pokes out of the top so the cup is open; the bottom stays 0.06 thick.
-    cavity = sdf_cylinder(p, radius=0.21, half_height=0.32, z_centre=0.08)
-    cup = torch.maximum(body, -cavity)
-    # Ring handle in the YZ plane (axis X) centred on the +Y wall; the half inside the cup is cut away.
-    ring = _length2(_length2(p[..., 1] - 0.25, p[..., 2]) - 0.14, p[..., 0]) - 0.035
-    handle = torch.maximum(ring, 0.22 - p[..., 1])
-    return torch.minimum(cup, handle)
+    return torch.minimum(mug_cup(p), mug_handle(p))
 
 
 SHAPES: dict[str, SDF] = {
