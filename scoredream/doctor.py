@@ -142,17 +142,25 @@ def check_gradio(ctx: Context) -> Check:
 
 
 def check_prior(ctx: Context) -> Check:
+    return shipped_prior_check("embedded prior", "prior", "python scripts/train_prior.py")
+
+
+def check_camera_prior(ctx: Context) -> Check:
+    return shipped_prior_check("embedded-camera prior", "prior_camera",
+                               "see assets/prior_camera/TRAINING.md (scripts/train_prior.py --camera-conditioned)")
+
+
+def shipped_prior_check(name: str, folder_name: str, retrain: str) -> Check:
     from scoredream.priors.loading import assets_dir
 
-    folder = assets_dir() / "prior"
+    folder = assets_dir() / folder_name
     problems = prior_problems(folder)
     if problems:
-        return Check("embedded prior", "MISSING", f"{folder}: {'; '.join(problems)}",
+        return Check(name, "MISSING", f"{folder}: {'; '.join(problems)}",
                      "restore assets/ from the repository (git lfs pull if its weights are LFS pointers), set "
-                     "SCOREDREAM_ASSETS to a folder holding prior/, or retrain: python scripts/train_prior.py")
+                     f"SCOREDREAM_ASSETS to a folder holding {folder_name}/, or retrain: {retrain}")
     size = sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
-    return Check("embedded prior", "OK", f"{folder} ({size / 1e6:.1f} MB; config, weights headers and "
-                 "recommendations readable)")
+    return Check(name, "OK", f"{folder} ({size / 1e6:.1f} MB; config, weights headers and recommendations readable)")
 
 
 def check_novel_view_prior(ctx: Context) -> Check:
@@ -225,7 +233,7 @@ def check_disk(ctx: Context) -> Check:
 
 PROBES: list[Callable[[Context], Check]] = [
     check_python, check_torch, check_gpu, check_tcnn, check_open3d, check_export_libraries, check_ffmpeg,
-    check_chromium, check_gradio, check_prior, check_novel_view_prior, check_disk,
+    check_chromium, check_gradio, check_prior, check_camera_prior, check_novel_view_prior, check_disk,
 ]
 
 

@@ -43,6 +43,7 @@ from scoredream.priors.prompts import view_index
 from scoredream.render.cameras import Cameras, CameraSamplerConfig, make_cameras
 from scoredream.run_folder import RunFolder
 from scoredream.train import GenerateConfig, generate, load_checkpoint
+from scoredream.train.config import GENERATE_PRIOR
 from scoredream.world.evaluate import BENCHMARK_PROMPTS, FieldScore, evaluation_render, score_field
 from scoredream.world.judge import Judge, load_judge
 from scoredream.world.render import WorldRenderConfig, render_world
@@ -171,7 +172,7 @@ def main() -> None:
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
     p.add_argument("--steps", type=int, default=None, help="override train.steps (default: the config's)")
     p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--prior", default="embedded", help="text prior (text+image mode)")
+    p.add_argument("--prior", default=GENERATE_PRIOR, help="text prior (text+image mode)")
     p.add_argument("--novel-view-prior", default="embedded", help="novel-view prior")
     p.add_argument("--novel-view-weight", type=float, default=None,
                    help="override image.novel_view_weight (0 in text+image: text and reference losses only)")

@@ -30,7 +30,7 @@ from ablate import config_overrides, with_overrides  # noqa: E402  (one owner fo
 from scoredream.run_folder import RunFolder
 from scoredream.serialization import ConfigError
 from scoredream.train import GenerateConfig, generate, load_checkpoint
-from scoredream.train.config import MethodKind
+from scoredream.train.config import GENERATE_PRIOR, MethodKind
 from scoredream.world.evaluate import (
     BENCHMARK_PROMPTS,
     TABLE_HEADER,
@@ -119,7 +119,7 @@ def main() -> None:
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
     p.add_argument("--steps", type=int, default=None, help="override train.steps (default: the config's)")
     p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--prior", default="embedded", help="prior model (default: the embedded prior)")
+    p.add_argument("--prior", default=GENERATE_PRIOR, help=f"prior model (default: {GENERATE_PRIOR}, generate's)")
     p.add_argument("--guidance-scale", type=float, default=None, help="override every method's CFG scale")
     p.add_argument("--no-recommendations", action="store_true",
                    help="ignore the prior's recommended settings (the papers' CFG scales and t schedules)")

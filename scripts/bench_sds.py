@@ -17,7 +17,7 @@ from typing import get_args
 import torch
 from bench_methods import run_one
 
-from scoredream.train.config import MethodKind
+from scoredream.train.config import GENERATE_PRIOR, MethodKind
 from scoredream.world.evaluate import BENCHMARK_PROMPTS, TABLE_HEADER
 from scoredream.world.judge import load_judge
 
@@ -31,7 +31,7 @@ def main() -> None:
     p.add_argument("--out", type=Path, default=Path("outputs/bench"))
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--guidance-scale", type=float, default=None, help="override the method's CFG scale")
-    p.add_argument("--prior", default="embedded", help="prior model (default: the embedded prior)")
+    p.add_argument("--prior", default=GENERATE_PRIOR, help=f"prior model (default: {GENERATE_PRIOR}, generate's)")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     judge = load_judge()

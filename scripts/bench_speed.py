@@ -31,6 +31,7 @@ from scoredream.render.cameras import CameraSamplerConfig
 from scoredream.render.rays import camera_rays
 from scoredream.render.volume import RenderConfig, composite, sample_along_rays, sphere_interval
 from scoredream.train import GenerateConfig, generate
+from scoredream.train.config import GENERATE_PRIOR
 
 
 def sync(device: torch.device) -> None:
@@ -177,7 +178,7 @@ def time_fwd_bwd(module: torch.nn.Module, x: torch.Tensor, repeats: int) -> tupl
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--prior", default="embedded")
+    p.add_argument("--prior", default=GENERATE_PRIOR)
     p.add_argument("--device", default="cpu")
     p.add_argument("--steps", type=int, default=10)
     p.add_argument("--samples", type=int, default=RenderConfig.num_samples)

@@ -23,7 +23,9 @@ import torch
 
 from scoredream.distill2d.evaluate import save_grid
 from scoredream.priors import DiffusionPrior, load_prior
+from scoredream.priors.camera_labels import camera_labels
 from scoredream.priors.sampling import ddim_sample
+from scoredream.render.cameras import Cameras, CameraSamplerConfig, make_cameras
 from scoredream.world.judge import load_judge
 from scoredream.world.shapes import COLOUR_NAMES, SHAPE_NAMES, SIDES, all_prompts, parse_prompt
 
@@ -31,8 +33,28 @@ from scoredream.world.shapes import COLOUR_NAMES, SHAPE_NAMES, SIDES, all_prompt
 def sample_all(
     prior: DiffusionPrior, texts: list[str], args: argparse.Namespace, generator: torch.Generator
 ) -> torch.Tensor:
-    chunks = [texts[i : i + args.batch] for i in range(0, len(texts), args.batch)]
-    return torch.cat([ddim_sample(prior, c, args.guidance, args.steps, generator) for c in chunks])
+    """Samples of `texts`; a camera-conditioned prior also gets a random training camera per text, in the view
+    the text names if it names one."""
+    labels = camera_labels(text_cameras(texts, generator)) if prior.reads_cameras else None
+    return torch.cat([
+        ddim_sample(prior, texts[i : i + args.batch], args.guidance, args.steps, generator,
+                    camera=None if labels is None else labels[i : i + args.batch])
+        for i in range(0, len(texts), args.batch)
+    ])
+
+
+VIEW_AZIMUTH = {"front": 0.0, "side": 90.0, "back": 180.0}
+"""the azimuth a view-suffixed text's camera gets (+-20 degrees): the middle of its view's range"""
+
+
+def text_cameras(texts: list[str], generator: torch.Generator) -> Cameras:
+    cams = CameraSamplerConfig().sample(len(texts), generator)
+    azimuth = cams.azimuth.clone()
+    for i, text in enumerate(texts):
+        view = text.split(", ")[1].split()[0] if ", " in text else None
+        if view in VIEW_AZIMUTH:
+            azimuth[i] = VIEW_AZIMUTH[view] + 40 * (torch.rand((), generator=generator).item() - 0.5)
+    return make_cameras(azimuth, cams.elevation, cams.distance, torch.rad2deg(cams.fovy))
 
 
 def main() -> None:

@@ -32,6 +32,8 @@ import torch
 from torch import Tensor
 
 from scoredream.fields.base import Field
+from scoredream.guidance.perp_neg import TextConditions, text_conditions
+from scoredream.priors.camera_labels import camera_labels
 from scoredream.priors.diffusion_prior import DiffusionPrior, PriorConfig
 from scoredream.priors.prompts import PromptEmbeddings
 from scoredream.render.background import BackgroundConfig
@@ -92,11 +94,12 @@ def field_render(field: Field, cams: Cameras, shaded: bool, size: int) -> Tensor
 
 @torch.no_grad()
 def noise_predictions(
-    prior: DiffusionPrior, x0: Tensor, cond: Tensor, uncond: Tensor, t: Tensor, noise: Tensor
+    prior: DiffusionPrior, x0: Tensor, conditions: TextConditions, t: Tensor, noise: Tensor
 ) -> tuple[Tensor, Tensor]:
     """(eps_c, eps_u) at x_t = sqrt(alpha_bar) x0 + sqrt(1 - alpha_bar) noise, in one UNet call."""
     x_t = prior.add_noise(x0, noise, t)
-    eps = prior.predict_noise(torch.cat([x_t, x_t]), torch.cat([t, t]), torch.cat([cond, uncond]))
+    eps = prior.predict_noise(torch.cat([x_t, x_t]), torch.cat([t, t]), conditions.embeddings(),
+                              conditions.cameras(2))
     return eps.chunk(2)
 
 
@@ -104,12 +107,12 @@ def per_image(x: Tensor, y: Tensor) -> Tensor:
     return (x * y).flatten(1).sum(1)
 
 
-def measure(prior: DiffusionPrior, x0: dict[str, Tensor], cond: Tensor, uncond: Tensor, bins: int, noises: int,
+def measure(prior: DiffusionPrior, x0: dict[str, Tensor], conditions: TextConditions, bins: int, noises: int,
             steps: int, generator: torch.Generator) -> dict[str, Tensor]:
     """name -> [bins, 4, views * noises]: L_c and L_u (mean squared errors of the noise prediction), and the two
     parts of the SDS energy change from the truth, dE_u and dE_cls, integrated along the straight path truth -> set
     by the midpoint rule with `steps` points; every set and point with the same t and noise."""
-    n, truth = len(cond), x0["truth"]
+    n, truth = len(conditions.cond), x0["truth"]
     edges = torch.linspace(20, 980, bins + 1)
     out = {name: torch.zeros(bins, 4, n * noises) for name in x0}
     for b in range(bins):
@@ -119,14 +122,14 @@ def measure(prior: DiffusionPrior, x0: dict[str, Tensor], cond: Tensor, uncond: 
             w = (1 - prior.alphas_cumprod[t]).view(-1, 1, 1, 1)
             cols = slice(k * n, (k + 1) * n)
             for name, x in x0.items():
-                eps_c, eps_u = noise_predictions(prior, x, cond, uncond, t, noise)
+                eps_c, eps_u = noise_predictions(prior, x, conditions, t, noise)
                 out[name][b, 0, cols] = (eps_c - noise).square().flatten(1).mean(1)
                 out[name][b, 1, cols] = (eps_u - noise).square().flatten(1).mean(1)
                 if name == "truth":
                     continue
                 for j in range(steps):
                     lam = (j + 0.5) / steps
-                    eps_c, eps_u = noise_predictions(prior, truth + lam * (x - truth), cond, uncond, t, noise)
+                    eps_c, eps_u = noise_predictions(prior, truth + lam * (x - truth), conditions, t, noise)
                     out[name][b, 2, cols] += per_image(w * (eps_u - noise), x - truth) / steps
                     out[name][b, 3, cols] += per_image(w * (eps_c - eps_u), x - truth) / steps
     return out
@@ -186,9 +189,10 @@ def main() -> None:
     prior = PriorConfig(model=args.prior).setup()
     prompt = PromptEmbeddings(prior, args.prompt)
     sets = image_sets(args.prompt, args.runs, args.shapes, cams, args.true_colour, prior.image_size)
-    cond, uncond = prompt.for_cameras(cams.azimuth, cams.elevation)
+    labels = camera_labels(cams) if prior.reads_cameras else None
+    conditions = text_conditions(prompt, cams.azimuth, cams.elevation, camera=labels)
     x0 = {name: prior.encode_images(rgb) for name, rgb in sets.items()}
-    out = measure(prior, x0, cond, uncond, args.bins, args.noises, args.steps, generator)
+    out = measure(prior, x0, conditions, args.bins, args.noises, args.steps, generator)
     print(f"{args.prompt}, prior {args.prior}, {args.views} training views x {args.noises} noises per t bin\n")
     print(report(out, args.bins, args.scales))
 

@@ -31,8 +31,10 @@ from tqdm import tqdm
 
 from scoredream.errors import PriorLoadError
 from scoredream.priors import PriorConfig
+from scoredream.priors.camera_labels import camera_labels
 from scoredream.progress import cosine_decay
 from scoredream.world.dataset import GeometryBank, render_bank, sample_batch
+from scoredream.world.novel_view_model import load_unet_weights
 from scoredream.world.prior_model import (
     PriorModelConfig,
     build_scheduler,
@@ -83,6 +85,11 @@ def parse_args() -> argparse.Namespace:
         "--freeze-text-encoder", action="store_true",
         help="train the UNet only: the shipped one-step student (assets/student2d) borrows this prior's text "
         "encoder, so a continued prior that keeps it keeps the student's prompts meaning what they did",
+    )
+    parser.add_argument(
+        "--camera-conditioned", action="store_true",
+        help="the UNet also reads each image's camera (scoredream.priors.camera_labels); with --init, the camera "
+        "embedding starts at zero, so training starts from the saved prior's predictions",
     )
     parser.add_argument(
         "--shape-weight", action="append", default=[], metavar="SHAPE=W",
@@ -137,12 +144,16 @@ def warm_start(models: torch.nn.ModuleDict, folder: Path) -> None:
     size, wanted = saved.unet.config.sample_size, models["unet"].config.sample_size
     if size != wanted:
         raise SystemExit(f"error: --init {folder} is a {size}px prior, not --image-size {wanted}")
-    models["unet"].load_state_dict(saved.unet.float().state_dict())
+    try:
+        load_unet_weights(models["unet"], saved.unet.float().state_dict())
+    except ValueError:
+        raise SystemExit(f"error: --init {folder} reads cameras; pass --camera-conditioned too") from None
     models["text_encoder"].load_state_dict(saved.text_encoder.float().state_dict())
     print(f"started from {folder}")
 
 
-SETTING_FLAGS = {"frozen_text_encoder": ("--freeze-text-encoder", False), "image_size": ("--image-size", 32)}
+SETTING_FLAGS = {"frozen_text_encoder": ("--freeze-text-encoder", False), "image_size": ("--image-size", 32),
+                 "camera_conditioned": ("--camera-conditioned", False)}
 """Settings a checkpoint's weights and optimiser depend on: their flag, and their value in checkpoints written
 before the setting existed"""
 
@@ -253,7 +264,8 @@ def main() -> None:
     device = torch.device(args.device)
     bank = load_bank(args.data, args.views_per_shape, args.seed, args.image_size)
     torch.manual_seed(args.seed)
-    config = PriorModelConfig(image_size=args.image_size, block_out_channels=UNET_WIDTHS[args.image_size])
+    config = PriorModelConfig(image_size=args.image_size, block_out_channels=UNET_WIDTHS[args.image_size],
+                              camera_conditioned=args.camera_conditioned)
     tokenizer = build_tokenizer(config)
     text_encoder = build_text_encoder(config, len(tokenizer)).to(device)
     unet = build_unet(config).to(device)
@@ -263,7 +275,8 @@ def main() -> None:
         warm_start(models, args.init)
     text_encoder.requires_grad_(not args.freeze_text_encoder)
     trained = [p for p in models.parameters() if p.requires_grad]
-    settings = {"frozen_text_encoder": args.freeze_text_encoder, "image_size": args.image_size}
+    settings = {"frozen_text_encoder": args.freeze_text_encoder, "image_size": args.image_size,
+                "camera_conditioned": args.camera_conditioned}
     run = TrainingRun(args, models, torch.optim.AdamW(trained, lr=args.lr, weight_decay=0.01),
                       torch.Generator().manual_seed(args.seed), extra=settings)
     run.resume(lambda state: same_settings(state, settings, args.checkpoint))
@@ -282,7 +295,8 @@ def main() -> None:
         t = torch.randint(0, scheduler.config.num_train_timesteps, (len(x0),), generator=run.generator).to(device)
         a = alphas_cumprod[t].view(-1, 1, 1, 1)
         x_t = a.sqrt() * x0 + (1 - a).sqrt() * noise
-        pred = unet(x_t, t, encoder_hidden_states=text_encoder(ids)[0]).sample
+        cameras = camera_labels(batch.cameras).to(device) if args.camera_conditioned else None
+        pred = unet(x_t, t, encoder_hidden_states=text_encoder(ids)[0], class_labels=cameras).sample
         return F.mse_loss(pred, noise)
 
     run.train(denoising_loss, desc="prior", mininterval=5.0)

@@ -34,7 +34,7 @@ def test_this_checkout_is_ready_and_every_line_has_a_status(capsys):
     code, out = run(capsys)
     assert code == 0, out
     for name in ("python", "torch", "gpu", "tinycudann", "open3d", "mesh export", "ffmpeg", "chromium", "gradio",
-                 "embedded prior", "disk"):
+                 "embedded prior", "embedded-camera prior", "disk"):
         assert line(out, name).split()[0] in ("OK", "WARN"), out
     assert "embedded prior" in out and "a run will use: device " in out and out.rstrip().endswith(")")
 

@@ -8,6 +8,7 @@ from tokenizers import Tokenizer, models, pre_tokenizers
 from transformers import CLIPTextConfig, CLIPTextModel, PreTrainedTokenizerFast
 
 from scoredream.priors import DiffusionPrior
+from scoredream.priors.camera_labels import CAMERA_LABEL_DIM
 
 WORDS = ["a", "red", "green", "blue", "cube", "sphere", "disc", "front", "side", "back", "overhead", "view", ","]
 
@@ -29,8 +30,11 @@ def tiny_text_encoder(vocab_size: int, width: int = 32, max_length: int = 12) ->
     return CLIPTextModel(config)
 
 
-def tiny_unet(channels: int = 3, sample_size: int = 16, cross_dim: int = 32) -> UNet2DConditionModel:
+def tiny_unet(channels: int = 3, sample_size: int = 16, cross_dim: int = 32,
+              camera_conditioned: bool = False) -> UNet2DConditionModel:
+    cameras = {"class_embed_type": "projection", "projection_class_embeddings_input_dim": CAMERA_LABEL_DIM}
     return UNet2DConditionModel(
+        **(cameras if camera_conditioned else {}),
         sample_size=sample_size, in_channels=channels, out_channels=channels, layers_per_block=1,
         block_out_channels=(16, 32), down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
         up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"), cross_attention_dim=cross_dim,
@@ -46,13 +50,15 @@ def tiny_vae() -> AutoencoderKL:
     )
 
 
-def tiny_prior(latent: bool = False, prediction_type: str = "epsilon", seed: int = 0) -> DiffusionPrior:
+def tiny_prior(latent: bool = False, prediction_type: str = "epsilon", seed: int = 0,
+               camera_conditioned: bool = False) -> DiffusionPrior:
     torch.manual_seed(seed)
     tokenizer = tiny_tokenizer()
     text_encoder = tiny_text_encoder(len(tokenizer))
     scheduler = DDPMScheduler(num_train_timesteps=1000, prediction_type=prediction_type)
     vae = tiny_vae() if latent else None
-    unet = tiny_unet(channels=4 if latent else 3, sample_size=8 if latent else 16)
+    unet = tiny_unet(channels=4 if latent else 3, sample_size=8 if latent else 16,
+                     camera_conditioned=camera_conditioned)
     return DiffusionPrior(unet, text_encoder, tokenizer, scheduler, vae, source="tiny")
 
 

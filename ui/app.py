@@ -19,7 +19,7 @@ from scoredream.guidance import method_settings
 from scoredream.priors.diffusion_prior import guidance_defaults_of
 from scoredream.serialization import to_dict
 from scoredream.train import GenerateConfig
-from scoredream.train.config import MAX_PROMPT_CHARS, MethodKind
+from scoredream.train.config import GENERATE_PRIOR, MAX_PROMPT_CHARS, MethodKind
 from scoredream.train.presets import PresetName, preset_values
 from scoredream.world.shapes import COLOUR_NAMES, SHAPE_NAMES
 from ui.amortized import amortized_tab
@@ -32,9 +32,10 @@ from ui.text2image import text2image_tab
 POLL_SECONDS = 1.0
 STORAGE_KEY = "scoredream-jobs"
 """Where the browser keeps (encrypted) the keys of its jobs, in localStorage."""
-FORM_DEFAULTS: dict[str, Any] = {"model": "embedded", "steps": 600, "seed": 0, "resolution": 32, "preview_every": 10,
-                                 "device": "auto", "overrides": "", "convert_steps": 600, "convert_overrides": "",
-                                 "export_resolution": ExportConfig().resolution, "export_overrides": ""}
+FORM_DEFAULTS: dict[str, Any] = {"model": GENERATE_PRIOR, "steps": 600, "seed": 0, "resolution": 32,
+                                 "preview_every": 10, "device": "auto", "overrides": "", "convert_steps": 600,
+                                 "convert_overrides": "", "export_resolution": ExportConfig().resolution,
+                                 "export_overrides": ""}
 
 
 def source_picker() -> tuple[gr.Dropdown, gr.File]:
@@ -43,7 +44,7 @@ def source_picker() -> tuple[gr.Dropdown, gr.File]:
     return run, upload
 
 
-def default_guidance(method: str, model: str = "embedded") -> float:
+def default_guidance(method: str, model: str = GENERATE_PRIOR) -> float:
     """What a run would use: the config's scale, else the prior's recommendation, else the method's reference."""
     return method_settings(method, getattr(GenerateConfig(), method), guidance_defaults_of(model)).guidance_scale
 
@@ -171,7 +172,8 @@ def generate_form(d: dict[str, Any], prompt: gr.Textbox) -> tuple[list[Any], gr.
     with gr.Row(equal_height=True):
         seed = gr.Number(d["seed"], label="Seed", precision=0, min_width=90, elem_id="seed")
         dice = gr.Button("Random seed", size="sm", min_width=90, elem_id="random-seed")
-    model = gr.Textbox(d["model"], label="Prior", info="embedded, a diffusers hub id, or a local diffusers folder")
+    model = gr.Textbox(d["model"], label="Prior",
+                       info="embedded-camera, embedded, a diffusers hub id, or a local diffusers folder")
     negative = gr.Textbox(label="Negative prompt", max_lines=2)
     preview_every, device, overrides = advanced(d)
     dice.click(random_seed, None, seed, api_visibility="private")

@@ -21,13 +21,14 @@ from scoredream.device import pick_device
 from scoredream.export import FORMATS, ExportConfig, export_mesh
 from scoredream.image import load_reference
 from scoredream.priors import DiffusionPrior, PriorConfig
-from scoredream.priors.loading import resolve_model_folder
+from scoredream.priors.loading import is_embedded, resolve_model_folder
 from scoredream.priors.novel_view import NovelViewPrior, NovelViewPriorConfig
 from scoredream.render.cameras import make_cameras
 from scoredream.render.volume import render
 from scoredream.run_folder import RunFolder
 from scoredream.serialization import ConfigError, from_dict, load_json, to_dict
 from scoredream.train import GenerateConfig, generate, load_checkpoint
+from scoredream.train.config import GENERATE_PRIOR
 from scoredream.train.presets import apply_preset
 from scoredream.train.trainer import FinishStage, StepInfo
 from scoredream.train.video import save_preview
@@ -67,7 +68,7 @@ class GenerateForm:
 
     prompt: str
     negative_prompt: str = ""
-    model: str = "embedded"
+    model: str = GENERATE_PRIOR
     method: str = "sds"
     field: str = "hashgrid"
     steps: int = 600
@@ -121,8 +122,9 @@ def generate_config(form: GenerateForm, outputs: Path, taken: Collection[str] = 
 
 
 def check_local_prior(model: str) -> None:
-    """The embedded prior and local folders fail at once; hub ids are fetched (and checked) by the job."""
-    hub_id = model != "embedded" and re.fullmatch(r"[\w.-]+(/[\w.-]+)?", model) is not None and not Path(model).exists()
+    """The embedded priors and local folders fail at once; hub ids are fetched (and checked) by the job."""
+    looks_like_hub_id = re.fullmatch(r"[\w.-]+(/[\w.-]+)?", model) is not None
+    hub_id = not is_embedded(model) and looks_like_hub_id and not Path(model).exists()
     if not hub_id:
         resolve_model_folder(model)
 

@@ -16,6 +16,8 @@ from torch import Tensor
 from scoredream.device import pick_device
 from scoredream.distill2d.sample import REFINE_STEPS, TEACHER_CFG, TEACHER_STEPS, finished_samples, sample_matte, to_pil
 from scoredream.distill2d.student import OneStepStudent
+from scoredream.image.reference import reference_camera
+from scoredream.priors.camera_labels import camera_labels
 from scoredream.priors.prompts import view_suffix
 from scoredream.priors.sampling import ddim_sample
 
@@ -44,7 +46,8 @@ def prompt_image(config: GenerateConfig, student: Path | None, steps: int = TEAC
     text = prior.check_prompt(config.prompt)
     if config.prompts.view_dependent:
         text += view_suffix(config.image.azimuth, config.image.elevation)
-    return ddim_sample(prior, [text], guidance, steps, generator)[0].cpu(), prior
+    camera = camera_labels(reference_camera(config.image)) if prior.reads_cameras else None  # the input's view
+    return ddim_sample(prior, [text], guidance, steps, generator, camera=camera)[0].cpu(), prior
 
 
 def text_image_3d(config: GenerateConfig, student: Path | None = None, steps: int = TEACHER_STEPS,

@@ -31,6 +31,7 @@ from scoredream.distill2d.evaluate import VALIDATION_SEED, judge_sampler, save_g
 from scoredream.distill2d.student import OneStepStudent
 from scoredream.errors import CheckpointError, TrainingDiverged
 from scoredream.priors.diffusion_prior import DiffusionPrior
+from scoredream.priors.loading import is_embedded
 from scoredream.priors.prompts import PromptBatch
 from scoredream.render.cameras import unposed_cameras
 from scoredream.run_folder import RunFolderExists
@@ -54,7 +55,7 @@ class Distill2DResult:
 
 
 def training_prompts(config: Distill2DConfig, prior: DiffusionPrior) -> list[str]:
-    if not config.prompts and config.prior.model != "embedded":
+    if not config.prompts and not is_embedded(config.prior.model):
         raise ConfigError("give training prompts (--prompts ...): only the embedded prior knows the shapes world's")
     return [prior.check_prompt(p) for p in (config.prompts or all_prompts())]
 
@@ -80,6 +81,9 @@ class StudentTrainer:
             raise RunFolderExists(f"{self.folder} already holds a distill2d run; continue it with --resume or "
                                   "choose another --output")
         self.prior = prior or config.prior.setup(pick_device(config.device))
+        if self.prior.reads_cameras:
+            raise ConfigError(f"{config.prior.model} is camera-conditioned, and a one-step 2D student has no camera "
+                              "to give it: distil from a view-prompted prior (--prior.model embedded)")
         self.prompts = training_prompts(config, self.prior)
         self.student = OneStepStudent.from_teacher(self.prior, config.timestep, config.min_signal)
         self.guidance = config.guidance_config().setup(self.prior)  # type: ignore[attr-defined]

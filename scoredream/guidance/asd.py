@@ -71,6 +71,7 @@ class ASDGuidance(ScoreDistillation):
             torch.cat([x_t.repeat(n, 1, 1, 1), x_next]),
             torch.cat([t.repeat(n), t_next]),
             torch.cat([conditions.embeddings(), conditions.cond]),
+            conditions.cameras(n + 1),
         )
         eps_cfg = conditions.combine(eps[: n * b], self.scale_at(inputs.progress))
         dt = float((t_next - t).float().mean())

@@ -16,6 +16,7 @@ from torch import Tensor
 from scoredream.guidance.perp_neg import PerpNegConfig, TextConditions, text_conditions
 from scoredream.guidance.schedule import TimestepSchedule
 from scoredream.guidance.settings import method_settings
+from scoredream.priors.camera_labels import camera_labels
 from scoredream.priors.diffusion_prior import DiffusionModel
 from scoredream.priors.prompts import PromptEmbeddings
 from scoredream.progress import ramp
@@ -179,7 +180,8 @@ class ScoreDistillation:
         generator: torch.Generator | None,
     ) -> DistillationInputs:
         t, noise = self.draw_noise(x0, progress, generator)
-        conditions = text_conditions(prompt, cameras.azimuth, cameras.elevation, self.config.perp_neg)
+        labels = camera_labels(cameras).to(x0.device) if self.prior.reads_cameras else None
+        conditions = text_conditions(prompt, cameras.azimuth, cameras.elevation, self.config.perp_neg, labels)
         return DistillationInputs(x0, t, noise, conditions, cameras, prompt, progress)
 
     def weight(self, t: Int[Tensor, " B"]) -> Float[Tensor, "B 1 1 1"]:
@@ -190,7 +192,8 @@ class ScoreDistillation:
     ) -> Float[Tensor, "B C h w"]:
         """eps_u + s (eps_c - eps_u) (plus Perp-Neg's negatives), all branches in one UNet call; s at `progress`."""
         n = conditions.copies
-        eps = self.prior.predict_noise(x_t.repeat(n, 1, 1, 1), t.repeat(n), conditions.embeddings())
+        eps = self.prior.predict_noise(x_t.repeat(n, 1, 1, 1), t.repeat(n), conditions.embeddings(),
+                                       conditions.cameras(n))
         return conditions.combine(eps, self.scale_at(progress))
 
     # Methods whose only model is the frozen prior (SDS, ASD) have nothing to save or restore.

@@ -116,6 +116,7 @@ class LoraUNet(nn.Module):
         """The raw model output (epsilon or v, see prediction_type) with this camera and the adapter on."""
         unet = self.unet[0]
         dtype = next(unet.parameters()).dtype
+        kwargs = {k: v.to(dtype) if k == "class_labels" else v for k, v in kwargs.items()}
         with self.active(), add_to_time_embedding(unet, self.camera(c2w)):
             return unet(x_t.to(dtype), t, encoder_hidden_states=text.to(dtype), **kwargs).sample.float()
 

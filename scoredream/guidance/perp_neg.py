@@ -57,6 +57,11 @@ class TextConditions:
     uncond: Float[Tensor, "B L D"]
     negatives: Float[Tensor, "B K L D"] | None = None
     weights: Float[Tensor, "B K"] | None = None
+    camera: Float[Tensor, "B 13"] | None = None  # camera labels, for a prior that reads cameras
+
+    def cameras(self, copies: int) -> Float[Tensor, "N 13"] | None:
+        """The camera labels of `copies` stacked batches (the same camera in every branch), or None."""
+        return None if self.camera is None else self.camera.repeat(copies, 1)
 
     @property
     def copies(self) -> int:
@@ -100,12 +105,17 @@ def perp_neg_weights(azimuth_deg: float, config: PerpNegConfig) -> tuple[float, 
 
 
 def text_conditions(
-    prompt: PromptEmbeddings, azimuth_deg: Tensor, elevation_deg: Tensor, perp_neg: PerpNegConfig | None = None
+    prompt: PromptEmbeddings,
+    azimuth_deg: Tensor,
+    elevation_deg: Tensor,
+    perp_neg: PerpNegConfig | None = None,
+    camera: Float[Tensor, "B 13"] | None = None,
 ) -> TextConditions:
-    """The embeddings a guided noise prediction needs for these cameras."""
+    """The embeddings a guided noise prediction needs for these cameras (and their labels, for a prior that reads
+    cameras)."""
     cond, uncond = prompt.for_cameras(azimuth_deg, elevation_deg)
     if perp_neg is None or not perp_neg.enabled:
-        return TextConditions(cond, uncond)
+        return TextConditions(cond, uncond, camera=camera)
     if not prompt.config.view_dependent:
         raise PerpNegError("Perp-Neg needs view-dependent prompts (--prompts.view-dependent True)")
     views = prompt.cond  # V L D, in VIEWS order
@@ -122,5 +132,6 @@ def text_conditions(
         negs.append(torch.stack([views[FRONT], views[SIDE]] if first == FRONT else [views[SIDE], views[FRONT]]))
         weights.append([perp_neg.weight_scale * wk for wk in w])
     return TextConditions(
-        torch.stack(pos), uncond, torch.stack(negs), torch.tensor(weights, dtype=torch.float32, device=cond.device)
+        torch.stack(pos), uncond, torch.stack(negs), torch.tensor(weights, dtype=torch.float32, device=cond.device),
+        camera,
     )

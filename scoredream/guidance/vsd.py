@@ -113,15 +113,17 @@ class VSDGuidance(ScoreDistillation):
         self.optimizer.load_state_dict({"state": moments, "param_groups": groups})
 
     def lora_noise(
-        self, x_t: Tensor, t: Tensor, text: Float[Tensor, "B L D"], c2w: Float[Tensor, "B 4 4"]
+        self, x_t: Tensor, t: Tensor, text: Float[Tensor, "B L D"], c2w: Float[Tensor, "B 4 4"],
+        labels: Tensor | None = None,
     ) -> Float[Tensor, "B C h w"]:
-        """eps_lora(x_t, t, y, c), with CFG over the camera when lora_guidance_scale != 1."""
+        """eps_lora(x_t, t, y, c), with CFG over the camera when lora_guidance_scale != 1. `labels`: the
+        cameras of a camera-conditioned prior, whose UNet the LoRA copies (and always reads them)."""
         s = self.config.lora_guidance_scale
         if s == 1.0:
-            out = self.lora(x_t, t, text, c2w)
+            out = self.lora(x_t, t, text, c2w, **class_labels(labels))
             return self.prior.to_epsilon(out, x_t.float(), t, self.lora.prediction_type)
         both = self.lora(torch.cat([x_t, x_t]), torch.cat([t, t]), torch.cat([text, text]),
-                         torch.cat([c2w, torch.zeros_like(c2w)]))
+                         torch.cat([c2w, torch.zeros_like(c2w)]), **class_labels(labels, 2))
         eps_c, eps_u = self.prior.to_epsilon(both, torch.cat([x_t, x_t]).float(), torch.cat([t, t]),
                                              self.lora.prediction_type).chunk(2)
         return eps_u + s * (eps_c - eps_u)
@@ -133,11 +135,12 @@ class VSDGuidance(ScoreDistillation):
         c2w = inputs.cameras.c2w.to(x0.device)
         x_t = self.prior.add_noise(x0, noise, t)
         guided = self.guided_noise(x_t, t, inputs.conditions, inputs.progress)
-        grad = self.weight(t) * (guided - self.lora_noise(x_t, t, text, c2w))
-        return grad, {"lora_loss": self.train_lora(x0, text, c2w, generator)}
+        labels = inputs.conditions.camera
+        grad = self.weight(t) * (guided - self.lora_noise(x_t, t, text, c2w, labels))
+        return grad, {"lora_loss": self.train_lora(x0, text, c2w, generator, labels)}
 
     def train_lora(
-        self, x0: Tensor, text: Tensor, c2w: Tensor, generator: torch.Generator | None
+        self, x0: Tensor, text: Tensor, c2w: Tensor, generator: torch.Generator | None, labels: Tensor | None = None
     ) -> float:
         """One AdamW step of the LoRA's diffusion loss on detached renders, t over the full range."""
         b, device = x0.shape[0], x0.device
@@ -147,7 +150,7 @@ class VSDGuidance(ScoreDistillation):
         c2w = c2w * keep.view(-1, 1, 1).to(c2w)
         x_t = self.prior.add_noise(x0, noise, t)
         with torch.enable_grad(), self.lora.active():
-            pred = self.lora(x_t, t, text, c2w)
+            pred = self.lora(x_t, t, text, c2w, **class_labels(labels))
             if self.lora.prediction_type == "v_prediction":
                 a = self.prior.alphas_cumprod[t].view(-1, 1, 1, 1).to(x0)
                 target = a.sqrt() * noise - (1 - a).sqrt() * x0
@@ -158,6 +161,11 @@ class VSDGuidance(ScoreDistillation):
             loss.backward()
         self.optimizer.step()
         return loss.item()
+
+
+def class_labels(labels: Tensor | None, copies: int = 1) -> dict[str, Tensor]:
+    """The UNet keyword of a camera-conditioned prior's labels (none for other priors); the LoRA casts them."""
+    return {} if labels is None else {"class_labels": labels.repeat(copies, 1)}
 
 
 def check_compatible(prior: DiffusionPrior, unet: nn.Module, scheduler: object) -> None:

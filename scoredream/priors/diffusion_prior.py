@@ -13,7 +13,8 @@ from jaxtyping import Float, Int
 from torch import Tensor, nn
 
 from scoredream.errors import PromptError
-from scoredream.priors.loading import PriorLoadError, load_components, resolve_model_folder
+from scoredream.priors.camera_labels import reads_cameras
+from scoredream.priors.loading import PriorLoadError, is_embedded, load_components, resolve_model_folder
 
 DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 
@@ -21,7 +22,8 @@ DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.
 @dataclass
 class PriorConfig:
     model: str = "embedded"
-    """"embedded" (the shapes-world prior in assets/), a local diffusers folder, or a hub id such as
+    """"embedded" (the shapes-world prior in assets/prior), "embedded-camera" (its camera-conditioned
+    version in assets/prior_camera, 3D generation's default), a local diffusers folder, or a hub id such as
     sd-legacy/stable-diffusion-v1-5 (GPU recommended; the hub must be reachable or the model cached)"""
     revision: str | None = None
     """hub revision (branch, tag or commit)"""
@@ -53,7 +55,7 @@ RECOMMENDABLE = {"guidance_scale": (int, float), "timesteps": dict}
 def guidance_defaults_of(model: str) -> Recommendations:
     """The recommendations of a local or embedded prior without loading it ({} for hub ids and missing folders)."""
     try:
-        folder = resolve_model_folder(model) if model == "embedded" else Path(model).expanduser()
+        folder = resolve_model_folder(model) if is_embedded(model) else Path(model).expanduser()
     except PriorLoadError:
         return {}
     return read_guidance_defaults(folder) if folder.is_dir() else {}
@@ -104,6 +106,11 @@ class DiffusionModel(nn.Module):
             if module is not None:
                 module.requires_grad_(False).eval()
         self.register_buffer("alphas_cumprod", self.scheduler.alphas_cumprod.clone().float(), persistent=False)
+
+    @property
+    def reads_cameras(self) -> bool:
+        """A camera-conditioned prior (`scoredream.priors.camera_labels`): its predictions need each image's camera."""
+        return reads_cameras(self.unet)
 
     @property
     def num_train_timesteps(self) -> int:
@@ -228,8 +235,14 @@ class DiffusionPrior(DiffusionModel):
         x_t: Float[Tensor, "B C h w"],
         t: Int[Tensor, " B"],
         text_embeddings: Float[Tensor, "B L D"],
+        camera: Float[Tensor, "B 13"] | None = None,
         **unet_kwargs: Any,
     ) -> Float[Tensor, "B C h w"]:
-        """Epsilon prediction whatever the model predicts (v-prediction is converted)."""
+        """Epsilon prediction whatever the model predicts (v-prediction is converted). `camera`: each image's
+        camera labels (`camera_labels`), which a camera-conditioned prior needs and any other ignores."""
+        if self.reads_cameras:
+            if camera is None:
+                raise ValueError(f"{self.source or 'this prior'} is camera-conditioned: pass each image's camera")
+            unet_kwargs["class_labels"] = camera.to(x_t.device, self.dtype)
         out = self.unet(x_t.to(self.dtype), t, encoder_hidden_states=text_embeddings.to(self.dtype), **unet_kwargs)
         return self.to_epsilon(out.sample.float(), x_t.float(), t)

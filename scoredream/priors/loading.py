@@ -17,6 +17,13 @@ from scoredream.errors import PriorLoadError
 ALLOWED_LIBRARIES = ("diffusers", "transformers")
 COMPONENTS = ("unet", "text_encoder", "tokenizer", "scheduler", "vae")
 REQUIRED = ("unet", "text_encoder", "tokenizer", "scheduler")
+EMBEDDED_PRIORS = {"embedded": "prior", "embedded-camera": "prior_camera"}
+"""The text priors shipped in assets/, by name: the view-prompted one (2D sampling, the one-step student's
+teacher) and the camera-conditioned one (3D generation's default; `scoredream.priors.camera_labels`)."""
+
+
+def is_embedded(model: str) -> bool:
+    return model in EMBEDDED_PRIORS
 
 
 def assets_dir() -> Path:
@@ -31,14 +38,16 @@ def resolve_model_folder(
     embedded: str = "prior",
     components: tuple[str, ...] = COMPONENTS,
 ) -> Path:
-    """`embedded` names the folder under assets/ that "embedded" means (and its training script,
-    scripts/train_<embedded>.py); `components` are the subfolders a hub download fetches."""
-    if model == "embedded":
-        folder = assets_dir() / embedded
+    """`embedded` names the folder under assets/ that "embedded" means (its training command is in the folder's
+    TRAINING.md), and `EMBEDDED_PRIORS` the other shipped priors; `components` are the subfolders a hub download
+    fetches."""
+    if model == "embedded" or (embedded == "prior" and is_embedded(model)):
+        name = embedded if model == "embedded" else EMBEDDED_PRIORS[model]
+        folder = assets_dir() / name
         if not (folder / "model_index.json").exists():
             raise PriorLoadError(
-                f"the embedded {embedded.replace('_', '-')} prior is missing from {folder}; restore assets/ from "
-                f"the repository or retrain it with `python scripts/train_{embedded}.py`"
+                f"the embedded {name.replace('_', '-')} prior is missing from {folder}; restore assets/ from "
+                f"the repository or retrain it as assets/{name}/TRAINING.md says"
             )
         return folder
     path = Path(model).expanduser()

@@ -19,10 +19,12 @@ def ddim_sample(
     negative_prompt: str = "",
     start: Float[Tensor, "B 3 H W"] | None = None,
     last: int | None = None,
+    camera: Float[Tensor, "B 13"] | None = None,
 ) -> Float[Tensor, "B 3 H W"]:
     """DDIM (eta 0) with classifier-free guidance, all prompts in one batch; images in [0, 1]. With `start`
     (images in [0, 1]) only the schedule's `last` steps run, from `start` noised to their first timestep (SDEdit):
-    the teacher finishes an image whose layout is already drawn."""
+    the teacher finishes an image whose layout is already drawn. `camera`: each image's camera labels, for a
+    camera-conditioned prior."""
     from diffusers import DDIMScheduler
 
     scheduler = DDIMScheduler.from_config(prior.scheduler.config)
@@ -39,6 +41,7 @@ def ddim_sample(
         x = prior.add_noise(prior.encode_images(start.to(device)), x, timesteps[:1].to(device).expand(n))
     for t in timesteps:
         tt = torch.full((2 * n,), int(t), device=device)
-        eps_c, eps_u = prior.predict_noise(torch.cat([x, x]), tt, torch.cat([cond, uncond])).chunk(2)
+        both = None if camera is None else camera.repeat(2, 1)
+        eps_c, eps_u = prior.predict_noise(torch.cat([x, x]), tt, torch.cat([cond, uncond]), both).chunk(2)
         x = scheduler.step(eps_u + guidance * (eps_c - eps_u), t, x).prev_sample
     return prior.decode(x)

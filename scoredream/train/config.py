@@ -31,6 +31,9 @@ from scoredream.train.presets import PresetName
 
 MethodKind = Literal["sds", "vsd", "asd"]
 MAX_PROMPT_CHARS = 1000
+GENERATE_PRIOR = "embedded-camera"
+"""3D generation's default prior: the camera-conditioned embedded prior, which keeps the mug's handle where the
+view-prompted one loses it (README, "A camera-conditioned prior")"""
 
 
 @dataclass
@@ -178,7 +181,7 @@ class GenerateConfig:
     """score distillation method; its options are under --<method>.*"""
     field: FieldKind = "hashgrid"
     """field architecture; its options are under --<field>.*"""
-    prior: PriorConfig = dataclasses.field(default_factory=PriorConfig)
+    prior: PriorConfig = dataclasses.field(default_factory=lambda: PriorConfig(model=GENERATE_PRIOR))
     prompts: PromptConfig = dataclasses.field(default_factory=PromptConfig)
     sds: SDSConfig = dataclasses.field(default_factory=SDSConfig)
     vsd: VSDConfig = dataclasses.field(default_factory=VSDConfig)

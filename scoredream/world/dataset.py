@@ -15,7 +15,7 @@ from torch import Tensor
 
 from scoredream.priors.prompts import view_suffix
 from scoredream.render.background import BackgroundConfig
-from scoredream.render.cameras import CameraSamplerConfig, make_cameras
+from scoredream.render.cameras import Cameras, CameraSamplerConfig, make_cameras
 from scoredream.world.render import (
     GeometryRender,
     WorldRenderConfig,
@@ -111,6 +111,7 @@ class WorldBatch:
     colour: Int[Tensor, " B"]
     azimuth: Float[Tensor, " B"]
     captions: list[str]
+    cameras: Cameras
 
 
 def draw_views(
@@ -150,4 +151,4 @@ def sample_batch(
             texts.append(base)
         else:
             texts.append("")
-    return WorldBatch(images, bank.shape[idx], colour, bank.azimuth[idx], texts)
+    return WorldBatch(images, bank.shape[idx], colour, bank.azimuth[idx], texts, cams)

@@ -14,6 +14,7 @@ from diffusers import DDPMScheduler, UNet2DConditionModel
 from tokenizers import Tokenizer, models, pre_tokenizers
 from transformers import CLIPTextConfig, CLIPTextModel, PreTrainedTokenizerFast
 
+from scoredream.priors.camera_labels import CAMERA_LABEL_DIM
 from scoredream.priors.diffusion_prior import GUIDANCE_DEFAULTS_FILE, Recommendations
 from scoredream.priors.prompts import VIEWS
 from scoredream.world.shapes import COLOUR_NAMES, SHAPE_NAMES
@@ -34,6 +35,8 @@ class PriorModelConfig:
     text_layers: int = 2
     max_tokens: int = 16
     """the text encoder reads at most this many tokens (prompts are padded to it)"""
+    camera_conditioned: bool = False
+    """the UNet also reads each image's camera (`scoredream.priors.camera_labels`)"""
     beta_schedule: str = "squaredcos_cap_v2"
     """cosine betas: the linear schedules of 64px+ models leave 32px images too clean at large t"""
 
@@ -72,6 +75,8 @@ def build_unet(config: PriorModelConfig) -> UNet2DConditionModel:
         down_block_types=(*["DownBlock2D"] * plain, *["CrossAttnDownBlock2D"] * config.attention_levels),
         up_block_types=(*["CrossAttnUpBlock2D"] * config.attention_levels, *["UpBlock2D"] * plain),
         cross_attention_dim=config.text_width, attention_head_dim=8, norm_num_groups=16,
+        **({"class_embed_type": "projection", "projection_class_embeddings_input_dim": CAMERA_LABEL_DIM}
+           if config.camera_conditioned else {}),
     )
 
 

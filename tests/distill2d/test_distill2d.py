@@ -190,6 +190,10 @@ def test_cli_trains_samples_and_refuses_bad_input(tiny_folder, tmp_path, capsys)
     assert main(["sample2d", str(student), "a red cube", "  ", "--output", str(empty)]) == 2
     assert main(["sample2d", str(tmp_path), "a red cube", "--output", str(empty)]) == 2  # not a student folder
     assert not empty.exists()
+    capsys.readouterr()
+    assert main(["distill2d", "--prior", "embedded-camera", "--steps", "1", "--device", "cpu",
+                 "--output", str(tmp_path / "cam")]) == 2  # a 2D student has no camera to give that prior
+    assert "is camera-conditioned" in capsys.readouterr().err
 
 
 def test_extra_lora_steps_and_the_ema_student(tiny_folder, tmp_path, monkeypatch):

@@ -30,10 +30,12 @@ SMALL = ["--train.steps", "2", "--train.resolution", "16", "--train.device", "cp
          "--image.novel-view-weight", "0"]
 
 
-def test_one_command_from_a_prompt_to_a_mesh(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
-    """The embedded prior draws "a red cube" (25 DDIM steps), its matte is the alpha, and image to 3D runs."""
+@pytest.mark.parametrize("prior", ["embedded", "embedded-camera"])
+def test_one_command_from_a_prompt_to_a_mesh(prior: str, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """The embedded prior draws "a red cube" (25 DDIM steps; the camera-conditioned one from the input view's
+    camera), its matte is the alpha, and image to 3D runs."""
     out = tmp_path / "out"
-    assert main(["generate", "--text-image", "a red cube", "--prior.model", "embedded", "--output-dir", str(out),
+    assert main(["generate", "--text-image", "a red cube", "--prior.model", prior, "--output-dir", str(out),
                  *SMALL]) == 0
     printed = capsys.readouterr().out
     run = out / "a-red-cube-sds-image-s0"

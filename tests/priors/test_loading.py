@@ -116,4 +116,17 @@ def test_embedded_prior_recommends_its_settings():
 
 def test_guidance_defaults_are_readable_without_loading_the_prior(tmp_path):
     assert guidance_defaults_of("embedded") == EMBEDDED_GUIDANCE_DEFAULTS
+    assert guidance_defaults_of("embedded-camera") == EMBEDDED_GUIDANCE_DEFAULTS
     assert guidance_defaults_of(str(tmp_path)) == {} and guidance_defaults_of("some-org/some-model") == {}
+
+
+def test_the_camera_conditioned_prior_is_shipped_and_generates_by_default(tmp_path, monkeypatch):
+    from scoredream.train import GenerateConfig
+
+    assert GenerateConfig().prior.model == "embedded-camera"
+    camera, plain = PriorConfig(model="embedded-camera").setup(), PriorConfig().setup()
+    assert camera.reads_cameras and not plain.reads_cameras
+    assert camera.unet.config.sample_size == plain.unet.config.sample_size  # the same 32x32 model, plus cameras
+    monkeypatch.setenv("SCOREDREAM_ASSETS", str(tmp_path))
+    with pytest.raises(PriorLoadError, match="prior-camera prior is missing .* assets/prior_camera/TRAINING.md"):
+        PriorConfig(model="embedded-camera").setup()

@@ -12,6 +12,8 @@ import pytest
 import torch
 from torch import Tensor
 
+from scoredream.guidance.perp_neg import TextConditions
+
 SCRIPT = Path(__file__).parents[2] / "scripts" / "prior_preference.py"
 ALPHA_BAR = 0.5  # at every t: then w(t) sqrt(alpha_bar / (1 - alpha_bar)) = 0.5
 
@@ -28,7 +30,7 @@ class PointMassPrior:
     def add_noise(self, x0: Tensor, noise: Tensor, t: Tensor) -> Tensor:
         return ALPHA_BAR**0.5 * x0 + (1 - ALPHA_BAR) ** 0.5 * noise
 
-    def predict_noise(self, x_t: Tensor, t: Tensor, text: Tensor) -> Tensor:
+    def predict_noise(self, x_t: Tensor, t: Tensor, text: Tensor, camera: Tensor | None) -> Tensor:
         copies = len(x_t) // len(self.m_c)  # the script asks for (cond; uncond) in one call
         conditional = text.flatten(1).mean(1).view(-1, 1, 1, 1) > 0.5
         m = torch.where(conditional, self.m_c.repeat(copies, 1, 1, 1), self.m_u.repeat(copies, 1, 1, 1))
@@ -44,15 +46,15 @@ def test_the_sds_energy_change_is_exact_for_a_known_potential() -> None:
     g = torch.Generator().manual_seed(0)
     m_c, m_u, truth, other = (torch.randn(4, 3, 8, 8, generator=g) for _ in range(4))
     prior = PointMassPrior(m_c, m_u)
-    cond, uncond = torch.ones(4, 2, 5), torch.zeros(4, 2, 5)
-    out = script["measure"](prior, {"truth": truth, "other": other}, cond, uncond, 2, 1, 3, g)["other"]
+    conditions = TextConditions(torch.ones(4, 2, 5), torch.zeros(4, 2, 5))
+    out = script["measure"](prior, {"truth": truth, "other": other}, conditions, 2, 1, 3, g)["other"]
     d_u = energy(other, m_u) - energy(truth, m_u)
     d_c = energy(other, m_c) - energy(truth, m_c)
     torch.testing.assert_close(out[:, 2], d_u.expand(2, -1), rtol=1e-4, atol=1e-4)
     torch.testing.assert_close(out[:, 3], (d_c - d_u).expand(2, -1), rtol=1e-4, atol=1e-4)
     # A set nearer the data has lower energy: SDS moves the truth towards it.
     nearer = {"truth": truth, "nearer": 0.5 * (truth + m_c)}
-    out = script["measure"](prior, nearer, cond, uncond, 1, 1, 2, g)["nearer"]
+    out = script["measure"](prior, nearer, conditions, 1, 1, 2, g)["nearer"]
     assert (out[:, 2] + out[:, 3] < 0).all()
     assert (out[:, 0] < (truth - m_c).square().flatten(1).mean(1)).all()  # L_c: nearer m_c, smaller error
 

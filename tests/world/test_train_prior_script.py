@@ -111,3 +111,33 @@ def test_a_64px_prior_trains_on_64px_renders_and_loads_as_a_prior(tmp_path: Path
     with pytest.raises(SystemExit, match="holds 32px renders, this model wants 64px"):
         run_script(SCRIPT, monkeypatch, *common, "--image-size", "64", "--data", str(tmp_path / "bank32.pt"),
                    "--out", str(tmp_path / "bad"), "--checkpoint", str(tmp_path / "ck_bad.pt"))
+
+
+def test_a_camera_conditioned_prior_starts_from_the_shipped_one_and_reads_cameras(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`--camera-conditioned --init assets/prior`: the new camera embedding starts at zero, so before any step the
+    prior predicts what the shipped one does, whatever the camera; the saved prior loads as camera-conditioned.
+    Its checkpoint is not resumed without the flag, and its folder cannot start a prior without one."""
+    from scoredream.priors import PriorConfig
+    from scoredream.priors.camera_labels import camera_labels
+    from scoredream.render.cameras import make_cameras
+
+    common = ["--batch-size", "2", "--views-per-shape", "2", "--data", str(tmp_path / "bank.pt"), "--init",
+              str(SHIPPED), "--checkpoint", str(tmp_path / "ck.pt")]
+    run_script(SCRIPT, monkeypatch, *common, "--camera-conditioned", "--steps", "1", "--lr", "0",
+               "--out", str(tmp_path / "cam"))
+    shipped = PriorConfig(model=str(SHIPPED), local_files_only=True).setup("cpu")
+    prior = PriorConfig(model=str(tmp_path / "cam"), local_files_only=True).setup("cpu")
+    assert prior.reads_cameras and not shipped.reads_cameras
+    x, t = torch.randn(2, 3, 32, 32), torch.tensor([300, 700])
+    text = shipped.encode_text(["a red mug, side view", "a blue cube"])
+    cams = make_cameras(torch.tensor([90.0, 0.0]), torch.tensor([10.0, 30.0]), torch.tensor([1.5, 2.0]),
+                        torch.tensor([40.0, 60.0]))
+    torch.testing.assert_close(prior.predict_noise(x, t, text, camera_labels(cams)), shipped.predict_noise(x, t, text))
+
+    with pytest.raises(SystemExit, match="written with --camera-conditioned"):
+        run_script(SCRIPT, monkeypatch, *common, "--steps", "2", "--out", str(tmp_path / "x"))
+    with pytest.raises(SystemExit, match="reads cameras; pass --camera-conditioned"):
+        run_script(SCRIPT, monkeypatch, *common[:6], "--init", str(tmp_path / "cam"), "--steps", "1",
+                   "--checkpoint", str(tmp_path / "ck2.pt"), "--out", str(tmp_path / "y"))
