@@ -46,7 +46,8 @@ def resolve_model_folder(
         folder = assets_dir() / name
         if not (folder / "model_index.json").exists():
             raise PriorLoadError(
-                f"the embedded {name.replace('_', '-')} prior is missing from {folder}; restore assets/ from "
+                f"the {model if model != 'embedded' else 'embedded ' + name.replace('_', '-')} prior is missing "
+                f"from {folder}; restore assets/ from "
                 f"the repository or retrain it as assets/{name}/TRAINING.md says"
             )
         return folder

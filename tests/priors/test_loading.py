@@ -128,5 +128,5 @@ def test_the_camera_conditioned_prior_is_shipped_and_generates_by_default(tmp_pa
     assert camera.reads_cameras and not plain.reads_cameras
     assert camera.unet.config.sample_size == plain.unet.config.sample_size  # the same 32x32 model, plus cameras
     monkeypatch.setenv("SCOREDREAM_ASSETS", str(tmp_path))
-    with pytest.raises(PriorLoadError, match="prior-camera prior is missing .* assets/prior_camera/TRAINING.md"):
+    with pytest.raises(PriorLoadError, match="the embedded-camera prior is missing .* assets/prior_camera/TRAINING.md"):
         PriorConfig(model="embedded-camera").setup()
