@@ -31,10 +31,10 @@ from scoredream.world.dataset import GeometryBank  # noqa: E402
 from scoredream.world.novel_view_model import (  # noqa: E402
     NovelViewModelConfig,
     build_novel_view_model,
-    load_unet_weights,
     sample_pairs,
     save_novel_view,
 )
+from scoredream.world.prior_model import load_unet_weights  # noqa: E402
 
 
 def parse_args() -> argparse.Namespace:

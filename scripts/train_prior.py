@@ -31,16 +31,16 @@ from tqdm import tqdm
 
 from scoredream.errors import PriorLoadError
 from scoredream.priors import PriorConfig
-from scoredream.priors.camera_labels import camera_labels
+from scoredream.priors.camera_labels import camera_labels, reads_cameras
 from scoredream.progress import cosine_decay
 from scoredream.world.dataset import GeometryBank, render_bank, sample_batch
-from scoredream.world.novel_view_model import load_unet_weights
 from scoredream.world.prior_model import (
     PriorModelConfig,
     build_scheduler,
     build_text_encoder,
     build_tokenizer,
     build_unet,
+    load_unet_weights,
     save_prior,
 )
 from scoredream.world.render import WorldRenderConfig
@@ -144,10 +144,9 @@ def warm_start(models: torch.nn.ModuleDict, folder: Path) -> None:
     size, wanted = saved.unet.config.sample_size, models["unet"].config.sample_size
     if size != wanted:
         raise SystemExit(f"error: --init {folder} is a {size}px prior, not --image-size {wanted}")
-    try:
-        load_unet_weights(models["unet"], saved.unet.float().state_dict())
-    except ValueError:
-        raise SystemExit(f"error: --init {folder} reads cameras; pass --camera-conditioned too") from None
+    if saved.reads_cameras and not reads_cameras(models["unet"]):
+        raise SystemExit(f"error: --init {folder} reads cameras; pass --camera-conditioned too")
+    load_unet_weights(models["unet"], saved.unet.float().state_dict())  # a new camera embedding starts at zero
     models["text_encoder"].load_state_dict(saved.text_encoder.float().state_dict())
     print(f"started from {folder}")
 

@@ -111,14 +111,16 @@ class LoraUNet(nn.Module):
         self.camera.load_state_dict({k[len("camera."):]: v for k, v in state.items() if k.startswith("camera.")})
 
     def forward(
-        self, x_t: Tensor, t: Tensor, text: Tensor, c2w: Float[Tensor, "B 4 4"], **kwargs: Any
+        self, x_t: Tensor, t: Tensor, text: Tensor, c2w: Float[Tensor, "B 4 4"], labels: Tensor | None = None
     ) -> Float[Tensor, "B C h w"]:
-        """The raw model output (epsilon or v, see prediction_type) with this camera and the adapter on."""
+        """The raw model output (epsilon or v, see prediction_type) with this camera and the adapter on. `labels`:
+        the camera labels a camera-conditioned base UNet reads (`scoredream.priors.camera_labels`; others ignore
+        them)."""
         unet = self.unet[0]
         dtype = next(unet.parameters()).dtype
-        kwargs = {k: v.to(dtype) if k == "class_labels" else v for k, v in kwargs.items()}
+        labels = None if labels is None else labels.to(dtype)
         with self.active(), add_to_time_embedding(unet, self.camera(c2w)):
-            return unet(x_t.to(dtype), t, encoder_hidden_states=text.to(dtype), **kwargs).sample.float()
+            return unet(x_t.to(dtype), t, encoder_hidden_states=text.to(dtype), class_labels=labels).sample.float()
 
 
 def load_lora_base(model: str, dtype: torch.dtype, device: torch.device | str) -> tuple[UNet2DConditionModel, Any]:

@@ -120,10 +120,10 @@ class VSDGuidance(ScoreDistillation):
         cameras of a camera-conditioned prior, whose UNet the LoRA copies (and always reads them)."""
         s = self.config.lora_guidance_scale
         if s == 1.0:
-            out = self.lora(x_t, t, text, c2w, **class_labels(labels))
+            out = self.lora(x_t, t, text, c2w, labels)
             return self.prior.to_epsilon(out, x_t.float(), t, self.lora.prediction_type)
         both = self.lora(torch.cat([x_t, x_t]), torch.cat([t, t]), torch.cat([text, text]),
-                         torch.cat([c2w, torch.zeros_like(c2w)]), **class_labels(labels, 2))
+                         torch.cat([c2w, torch.zeros_like(c2w)]), None if labels is None else labels.repeat(2, 1))
         eps_c, eps_u = self.prior.to_epsilon(both, torch.cat([x_t, x_t]).float(), torch.cat([t, t]),
                                              self.lora.prediction_type).chunk(2)
         return eps_u + s * (eps_c - eps_u)
@@ -150,7 +150,7 @@ class VSDGuidance(ScoreDistillation):
         c2w = c2w * keep.view(-1, 1, 1).to(c2w)
         x_t = self.prior.add_noise(x0, noise, t)
         with torch.enable_grad(), self.lora.active():
-            pred = self.lora(x_t, t, text, c2w, **class_labels(labels))
+            pred = self.lora(x_t, t, text, c2w, labels)
             if self.lora.prediction_type == "v_prediction":
                 a = self.prior.alphas_cumprod[t].view(-1, 1, 1, 1).to(x0)
                 target = a.sqrt() * noise - (1 - a).sqrt() * x0
@@ -161,11 +161,6 @@ class VSDGuidance(ScoreDistillation):
             loss.backward()
         self.optimizer.step()
         return loss.item()
-
-
-def class_labels(labels: Tensor | None, copies: int = 1) -> dict[str, Tensor]:
-    """The UNet keyword of a camera-conditioned prior's labels (none for other priors); the LoRA casts them."""
-    return {} if labels is None else {"class_labels": labels.repeat(copies, 1)}
 
 
 def check_compatible(prior: DiffusionPrior, unet: nn.Module, scheduler: object) -> None:

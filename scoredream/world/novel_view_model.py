@@ -30,6 +30,7 @@ from scoredream.priors.novel_view import (
 from scoredream.render.background import BackgroundConfig
 from scoredream.render.cameras import CameraSamplerConfig, make_cameras
 from scoredream.world.dataset import GeometryBank, draw_views
+from scoredream.world.prior_model import load_unet_weights
 from scoredream.world.render import GeometryRender, composite, world_background
 from scoredream.world.shapes import COLOURS
 
@@ -75,18 +76,6 @@ def widen_unet(unet: UNet2DConditionModel, token_in_resnets: bool = False) -> UN
     state["conv_in.weight"] = torch.cat([old, torch.zeros_like(old)], 1)
     load_unet_weights(wide, state)
     return wide
-
-
-def load_unet_weights(unet: UNet2DConditionModel, state: dict[str, Tensor]) -> None:
-    """Load `state` into `unet`; a class embedding that `state` lacks starts with a zero output layer, so the UNet
-    computes what the one that saved `state` did."""
-    missing, unexpected = unet.load_state_dict(state, strict=False)
-    if unexpected or any(not k.startswith("class_embedding.") for k in missing):
-        raise ValueError(f"UNet weights do not fit: missing {missing}, unexpected {unexpected}")
-    if missing:
-        with torch.no_grad():
-            unet.class_embedding.linear_2.weight.zero_()
-            unet.class_embedding.linear_2.bias.zero_()
 
 
 def build_novel_view_model(

@@ -10,8 +10,10 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+import torch
 from diffusers import DDPMScheduler, UNet2DConditionModel
 from tokenizers import Tokenizer, models, pre_tokenizers
+from torch import Tensor
 from transformers import CLIPTextConfig, CLIPTextModel, PreTrainedTokenizerFast
 
 from scoredream.priors.camera_labels import CAMERA_LABEL_DIM
@@ -78,6 +80,18 @@ def build_unet(config: PriorModelConfig) -> UNet2DConditionModel:
         **({"class_embed_type": "projection", "projection_class_embeddings_input_dim": CAMERA_LABEL_DIM}
            if config.camera_conditioned else {}),
     )
+
+
+def load_unet_weights(unet: UNet2DConditionModel, state: dict[str, Tensor]) -> None:
+    """Load `state` into `unet`; a class embedding that `state` lacks starts with a zero output layer, so the UNet
+    computes what the one that saved `state` did."""
+    missing, unexpected = unet.load_state_dict(state, strict=False)
+    if unexpected or any(not k.startswith("class_embedding.") for k in missing):
+        raise ValueError(f"UNet weights do not fit: missing {missing}, unexpected {unexpected}")
+    if missing:
+        with torch.no_grad():
+            unet.class_embedding.linear_2.weight.zero_()
+            unet.class_embedding.linear_2.bias.zero_()
 
 
 def build_scheduler(config: PriorModelConfig) -> DDPMScheduler:

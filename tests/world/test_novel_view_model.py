@@ -7,12 +7,12 @@ from scoredream.priors.novel_view import CCProjection, NovelViewPrior, apparent_
 from scoredream.render.cameras import make_cameras
 from scoredream.world.dataset import render_bank
 from scoredream.world.novel_view_model import (
-    load_unet_weights,
     orbit_views,
     same_shape_views,
     sample_pairs,
     widen_unet,
 )
+from scoredream.world.prior_model import load_unet_weights
 from scoredream.world.render import WorldRenderConfig
 
 
