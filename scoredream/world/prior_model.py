@@ -16,7 +16,7 @@ from tokenizers import Tokenizer, models, pre_tokenizers
 from torch import Tensor
 from transformers import CLIPTextConfig, CLIPTextModel, PreTrainedTokenizerFast
 
-from scoredream.priors.camera_labels import CAMERA_LABEL_DIM
+from scoredream.priors.camera_labels import CAMERA_LABEL_DIM, reads_cameras
 from scoredream.priors.diffusion_prior import GUIDANCE_DEFAULTS_FILE, Recommendations
 from scoredream.priors.prompts import VIEWS
 from scoredream.world.shapes import COLOUR_NAMES, SHAPE_NAMES
@@ -108,6 +108,9 @@ FULL_RANGE = {"min_start": 0.02, "min_end": 0.02, "max_start": 0.98, "max_end": 
 EMBEDDED_GUIDANCE_DEFAULTS: Recommendations = {
     "sds": {"guidance_scale": 7.5}, "vsd": {"timesteps": FULL_RANGE}, "asd": {"timesteps": FULL_RANGE}
 }
+# A prior that reads the camera has one image to aim at per view, so CFG need not sharpen it: on the shapes world
+# SDS at CFG 3 beats 7.5 (README, "A camera-conditioned prior": mean 3D IoU and colour error, seeds 0 and 1).
+CAMERA_GUIDANCE_DEFAULTS: Recommendations = {**EMBEDDED_GUIDANCE_DEFAULTS, "sds": {"guidance_scale": 3.0}}
 
 
 def save_prior(
@@ -128,8 +131,9 @@ def save_prior(
         part.save_pretrained(folder / name)
         index[name] = [type(part).__module__.split(".")[0], type(part).__name__]
     (folder / "model_index.json").write_text(json.dumps(index, indent=2) + "\n")
-    defaults = EMBEDDED_GUIDANCE_DEFAULTS if guidance_defaults is None else guidance_defaults
-    (folder / GUIDANCE_DEFAULTS_FILE).write_text(json.dumps(defaults, indent=2) + "\n")
+    if guidance_defaults is None:
+        guidance_defaults = CAMERA_GUIDANCE_DEFAULTS if reads_cameras(unet) else EMBEDDED_GUIDANCE_DEFAULTS
+    (folder / GUIDANCE_DEFAULTS_FILE).write_text(json.dumps(guidance_defaults, indent=2) + "\n")
 
 
 def _version(package: str) -> str:

@@ -6,7 +6,7 @@ from scoredream.guidance import ASDConfig, SDSConfig, VSDConfig
 from scoredream.priors import PriorConfig, PriorLoadError, PromptEmbeddings, PromptError, view_index
 from scoredream.priors.diffusion_prior import GUIDANCE_DEFAULTS_FILE, guidance_defaults_of
 from scoredream.serialization import ConfigError
-from scoredream.world.prior_model import EMBEDDED_GUIDANCE_DEFAULTS
+from scoredream.world.prior_model import CAMERA_GUIDANCE_DEFAULTS, EMBEDDED_GUIDANCE_DEFAULTS
 
 
 @pytest.mark.parametrize("latent", [False, True])
@@ -116,7 +116,7 @@ def test_embedded_prior_recommends_its_settings():
 
 def test_guidance_defaults_are_readable_without_loading_the_prior(tmp_path):
     assert guidance_defaults_of("embedded") == EMBEDDED_GUIDANCE_DEFAULTS
-    assert guidance_defaults_of("embedded-camera") == EMBEDDED_GUIDANCE_DEFAULTS
+    assert guidance_defaults_of("embedded-camera") == CAMERA_GUIDANCE_DEFAULTS
     assert guidance_defaults_of(str(tmp_path)) == {} and guidance_defaults_of("some-org/some-model") == {}
 
 

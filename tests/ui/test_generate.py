@@ -136,8 +136,11 @@ def test_paths_outside_the_outputs_folder_are_refused(client, name):
 
 def test_guidance_box_shows_the_scale_a_run_would_use():
     """An empty box once reached the config as CFG 0 (unconditional): the form now starts at the real default."""
+    from scoredream.world.prior_model import CAMERA_GUIDANCE_DEFAULTS, EMBEDDED_GUIDANCE_DEFAULTS
     from ui.app import default_guidance
 
-    assert default_guidance("sds") == 7.5  # the embedded prior's recommendation
+    # each prior's recommendation: 3D generation's default (camera-conditioned) and the view-prompted one
+    assert default_guidance("sds") == CAMERA_GUIDANCE_DEFAULTS["sds"]["guidance_scale"] == 3.0
+    assert default_guidance("sds", "embedded") == EMBEDDED_GUIDANCE_DEFAULTS["sds"]["guidance_scale"] == 7.5
     assert default_guidance("sds", "some-org/some-model") == 100.0  # DreamFusion's, for hub models
     assert default_guidance("asd") == default_guidance("vsd") == 7.5

@@ -1,12 +1,16 @@
+import pytest
 import torch
 from diffusers import DDPMScheduler, UNet2DConditionModel
 from transformers import AutoTokenizer, CLIPTextModel
 
 from scoredream.priors import load_prior
+from scoredream.priors.diffusion_prior import guidance_defaults_of
 from scoredream.priors.prompts import VIEW_SUFFIXES
 from scoredream.render.background import BackgroundConfig
 from scoredream.render.cameras import CameraSamplerConfig
 from scoredream.world.prior_model import (
+    CAMERA_GUIDANCE_DEFAULTS,
+    EMBEDDED_GUIDANCE_DEFAULTS,
     PriorModelConfig,
     build_scheduler,
     build_text_encoder,
@@ -33,6 +37,17 @@ def test_prior_folder_round_trips_component_by_component(tmp_path):
     assert loaded.unk_token_id not in {i for row in ids for i in row}
     prior = load_prior(str(tmp_path))
     assert prior.image_size == 32 and prior.encode_text(["a red mug, front view"]).shape == (1, 16, 32)
+
+
+@pytest.mark.parametrize("camera_conditioned", [False, True])
+def test_saved_prior_recommends_the_settings_of_its_kind(tmp_path, camera_conditioned):
+    config = PriorModelConfig(block_out_channels=(16, 32), text_width=32, text_layers=1,
+                              camera_conditioned=camera_conditioned)
+    tokenizer = build_tokenizer(config)
+    save_prior(tmp_path, build_unet(config), build_text_encoder(config, len(tokenizer)), tokenizer,
+               build_scheduler(config))
+    expected = CAMERA_GUIDANCE_DEFAULTS if camera_conditioned else EMBEDDED_GUIDANCE_DEFAULTS
+    assert guidance_defaults_of(str(tmp_path)) == expected
 
 
 def test_shipped_prior_denoises_world_images():
