@@ -143,4 +143,5 @@ def test_guidance_box_shows_the_scale_a_run_would_use():
     assert default_guidance("sds") == CAMERA_GUIDANCE_DEFAULTS["sds"]["guidance_scale"] == 3.0
     assert default_guidance("sds", "embedded") == EMBEDDED_GUIDANCE_DEFAULTS["sds"]["guidance_scale"] == 7.5
     assert default_guidance("sds", "some-org/some-model") == 100.0  # DreamFusion's, for hub models
-    assert default_guidance("asd") == default_guidance("vsd") == 7.5
+    assert default_guidance("asd") == 3.0 and default_guidance("vsd") == 7.5
+    assert default_guidance("asd", "embedded") == default_guidance("vsd", "embedded") == 7.5

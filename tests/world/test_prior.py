@@ -22,11 +22,17 @@ from scoredream.world.render import render_world
 from scoredream.world.shapes import all_prompts
 
 
-def test_prior_folder_round_trips_component_by_component(tmp_path):
-    config = PriorModelConfig(block_out_channels=(16, 32), text_width=32, text_layers=1)
+def save_tiny_prior(folder, camera_conditioned: bool = False) -> PriorModelConfig:
+    config = PriorModelConfig(block_out_channels=(16, 32), text_width=32, text_layers=1,
+                              camera_conditioned=camera_conditioned)
     tokenizer = build_tokenizer(config)
-    save_prior(tmp_path, build_unet(config), build_text_encoder(config, len(tokenizer)), tokenizer,
+    save_prior(folder, build_unet(config), build_text_encoder(config, len(tokenizer)), tokenizer,
                build_scheduler(config))
+    return config
+
+
+def test_prior_folder_round_trips_component_by_component(tmp_path):
+    config = save_tiny_prior(tmp_path)
     assert isinstance(UNet2DConditionModel.from_pretrained(tmp_path / "unet"), UNet2DConditionModel)
     assert isinstance(CLIPTextModel.from_pretrained(tmp_path / "text_encoder"), CLIPTextModel)
     assert DDPMScheduler.from_pretrained(tmp_path / "scheduler").config.num_train_timesteps == 1000
@@ -41,11 +47,7 @@ def test_prior_folder_round_trips_component_by_component(tmp_path):
 
 @pytest.mark.parametrize("camera_conditioned", [False, True])
 def test_saved_prior_recommends_the_settings_of_its_kind(tmp_path, camera_conditioned):
-    config = PriorModelConfig(block_out_channels=(16, 32), text_width=32, text_layers=1,
-                              camera_conditioned=camera_conditioned)
-    tokenizer = build_tokenizer(config)
-    save_prior(tmp_path, build_unet(config), build_text_encoder(config, len(tokenizer)), tokenizer,
-               build_scheduler(config))
+    save_tiny_prior(tmp_path, camera_conditioned)
     expected = CAMERA_GUIDANCE_DEFAULTS if camera_conditioned else EMBEDDED_GUIDANCE_DEFAULTS
     assert guidance_defaults_of(str(tmp_path)) == expected
 
