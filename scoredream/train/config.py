@@ -34,6 +34,10 @@ MAX_PROMPT_CHARS = 1000
 GENERATE_PRIOR = "embedded-camera"
 """3D generation's default prior: the camera-conditioned embedded prior, which keeps the mug's handle where the
 view-prompted one loses it (README, "A camera-conditioned prior")"""
+GENERATE_BLOB_STRENGTH = 2.0
+"""the hash grid's initial density blob in generation (Magic3D's and threestudio's is 10, which the reference
+presets keep): on the camera-conditioned prior a weaker blob lets the shapes form closer to the truth (README,
+"A camera-conditioned prior": SDS mean 3D IoU 0.684 -> 0.704 over 6 prompts x 2 seeds)"""
 
 
 @dataclass
@@ -186,7 +190,8 @@ class GenerateConfig:
     sds: SDSConfig = dataclasses.field(default_factory=SDSConfig)
     vsd: VSDConfig = dataclasses.field(default_factory=VSDConfig)
     asd: ASDConfig = dataclasses.field(default_factory=ASDConfig)
-    hashgrid: HashGridConfig = dataclasses.field(default_factory=HashGridConfig)
+    hashgrid: HashGridConfig = dataclasses.field(
+        default_factory=lambda: HashGridConfig(blob_strength=GENERATE_BLOB_STRENGTH))
     mlp: MLPConfig = dataclasses.field(default_factory=MLPConfig)
     tensorf: TensoRFConfig = dataclasses.field(default_factory=TensoRFConfig)
     voxel: VoxelConfig = dataclasses.field(default_factory=VoxelConfig)

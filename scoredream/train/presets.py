@@ -69,6 +69,7 @@ PRESETS: tuple[Setting, ...] = (
     Setting("render.num_samples", (512, 512, 512), "system.renderer.num_samples_per_ray"),
     Setting("render.importance_samples", (0, 0, 0), "(an occupancy grid skips empty space there)"),
     Setting("render.train_pixel_jitter", (False, False, False), "(rays through pixel centres)"),
+    Setting("hashgrid.blob_strength", (10.0, 10.0, 10.0), "system.geometry.density_blob_scale (code default)"),
     Setting("hashgrid.levels", (16, 16, 16), f"{HASH}.n_levels"),
     Setting("hashgrid.features_per_level", (2, 2, 2), f"{HASH}.n_features_per_level"),
     Setting("hashgrid.log2_hashmap_size", (19, 19, 19), f"{HASH}.log2_hashmap_size"),

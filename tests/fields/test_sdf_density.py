@@ -122,7 +122,7 @@ def test_a_config_without_the_new_keys_loads_with_softplus_density():
     cfg = from_dict(GenerateConfig, json.loads(json.dumps(data)))
     assert cfg.hashgrid.density_kind == "softplus" and cfg.train.eikonal_weight == 0
     field = build_field(cfg.hashgrid)
-    assert field.density_kind == "softplus" and field.blob_strength == 10.0
+    assert field.density_kind == "softplus" and field.blob_strength == cfg.hashgrid.blob_strength > 0
 
 
 def test_bad_sdf_settings_fail_validation():
