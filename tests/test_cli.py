@@ -8,6 +8,7 @@ from scoredream.cli import main
 
 SMALL = ["--train.steps", "2", "--train.resolution", "16", "--train.device", "cpu", "--render.num-samples", "8",
          "--hashgrid.levels", "2", "--hashgrid.max-resolution", "32", "--video.frames", "2",
+         "--hashgrid.blob-strength", "10",  # threestudio's blob: after 2 steps the field is it, a surface to export
          "--video.resolution", "16", "--video.format", "gif", "--train.preview-every", "0",
          "--export.resolution", "32", "--export.coarse-resolution", "16", "--export.texture-size", "64",
          "--export.target-faces", "400"]
