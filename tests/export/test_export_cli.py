@@ -7,6 +7,7 @@ from tiny_models import save_prior_folder, tiny_prior
 from scoredream.cli import main
 
 TRAIN = ["--train.steps", "1", "--train.resolution", "16", "--train.device", "cpu", "--render.num-samples", "8",
+         "--hashgrid.blob-strength", "10",  # threestudio's blob, a surface from the first step
          "--hashgrid.levels", "2", "--hashgrid.max-resolution", "32", "--video.no-enabled",
          "--train.preview-every", "0"]
 MESH = ["--resolution", "32", "--coarse-resolution", "16", "--texture-size", "64", "--target-faces", "400"]
