@@ -115,19 +115,24 @@ UNSHADED = {"enabled": False}
 EVERY_STEP = {"enabled": True, "albedo_until": 0.0, "albedo_probability": 0.0}
 CENTRES = {"train_pixel_jitter": False}
 VIEW_PROMPTED = {"model": "embedded"}
+
+
+def on_view_prompted(overrides: dict) -> dict:
+    return {**overrides, "prior": VIEW_PROMPTED}
+
+
 PIECES: dict[str, dict] = {
-    "no pieces (the previous default)": {"shading": UNSHADED, "render": CENTRES, "prior": VIEW_PROMPTED},
-    "shading, every step": {"shading": EVERY_STEP, "render": CENTRES, "prior": VIEW_PROMPTED},
-    "orientation loss (normals every step)": {"shading": UNSHADED, "render": CENTRES, "prior": VIEW_PROMPTED,
-                                              "train": {"orientation_weight": [1.0, 1.0]}},
-    "importance sampling (+32)": {"shading": UNSHADED, "render": {**CENTRES, "importance_samples": 32},
-                                  "prior": VIEW_PROMPTED},
-    "coarse to fine (6 of 12 levels)": {"shading": UNSHADED, "render": CENTRES, "prior": VIEW_PROMPTED,
-                                        "hashgrid": {"progressive_levels": 6}},
-    "pixel jitter": {"shading": UNSHADED, "prior": VIEW_PROMPTED},
-    "shading on its schedule (the default before pixel jitter)": {"render": CENTRES, "prior": VIEW_PROMPTED},
-    "shading on its schedule, pixel jitter (the default before the camera-conditioned prior)": {
-        "prior": VIEW_PROMPTED},
+    "no pieces (the previous default)": on_view_prompted({"shading": UNSHADED, "render": CENTRES}),
+    "shading, every step": on_view_prompted({"shading": EVERY_STEP, "render": CENTRES}),
+    "orientation loss (normals every step)": on_view_prompted(
+        {"shading": UNSHADED, "render": CENTRES, "train": {"orientation_weight": [1.0, 1.0]}}),
+    "importance sampling (+32)": on_view_prompted(
+        {"shading": UNSHADED, "render": {**CENTRES, "importance_samples": 32}}),
+    "coarse to fine (6 of 12 levels)": on_view_prompted(
+        {"shading": UNSHADED, "render": CENTRES, "hashgrid": {"progressive_levels": 6}}),
+    "pixel jitter": on_view_prompted({"shading": UNSHADED}),
+    "shading on its schedule (the default before pixel jitter)": on_view_prompted({"render": CENTRES}),
+    "shading on its schedule, pixel jitter (the default before the camera-conditioned prior)": on_view_prompted({}),
     "today's default (the camera-conditioned prior)": {},
 }
 

@@ -45,10 +45,10 @@ def resolve_model_folder(
         name = embedded if model == "embedded" else EMBEDDED_PRIORS[model]
         folder = assets_dir() / name
         if not (folder / "model_index.json").exists():
+            label = f"embedded {name.replace('_', '-')}" if model == "embedded" else model
             raise PriorLoadError(
-                f"the {model if model != 'embedded' else 'embedded ' + name.replace('_', '-')} prior is missing "
-                f"from {folder}; restore assets/ from "
-                f"the repository or retrain it as assets/{name}/TRAINING.md says"
+                f"the {label} prior is missing from {folder}; restore assets/ from the repository or retrain it as "
+                f"assets/{name}/TRAINING.md says"
             )
         return folder
     path = Path(model).expanduser()
