@@ -24,11 +24,13 @@ ShadingKind = Literal["albedo", "textureless", "lambertian"]
 
 @dataclass
 class ShadingConfig:
-    """Defaults: the embedded prior's own light (its training renders are lit from a fixed direction with ambient
-    0.45 and diffuse 0.55), with DreamFusion's schedule: albedo only for the first 20% of the run, then albedo with
-    p 0.25, else textureless with p 0.5, else lambertian. Reference setting (threestudio dreamfusion-sd, the
-    `dreamfusion` preset): a point light near the camera (distance 0.8-1.5, direction perturbed by N(0, 1)),
-    ambient 0.1, diffuse 0.9."""
+    """Defaults: the embedded prior's own light and renders. Its training images are Lambertian, lit from a fixed
+    direction with ambient 0.45 and diffuse 0.55, and never albedo-only or textureless, so after an albedo warm-up
+    (the first 20% of the run) every batch is lambertian: renders of a kind the prior never saw only add noise to
+    its judgement (README, "What the pieces buy": SDS mean 3D IoU up with them off). Reference setting (threestudio
+    dreamfusion-sd, the presets): after the warm-up albedo with p 0.25, else textureless with p 0.5, else
+    lambertian, under a point light near the camera (distance 0.8-1.5, direction perturbed by N(0, 1)), ambient
+    0.1, diffuse 0.9."""
 
     enabled: bool = True
     """shade training renders (off: every render is albedo, and light is baked into colour)"""
@@ -42,9 +44,9 @@ class ShadingConfig:
     """weight of max(0, n . l)"""
     albedo_until: float = 0.2
     """fraction of the run rendered as albedo only (shapes form before light is asked of them)"""
-    albedo_probability: float = 0.25
+    albedo_probability: float = 0.0
     """after albedo_until: chance that a batch is albedo"""
-    textureless_probability: float = 0.5
+    textureless_probability: float = 0.0
     """after albedo_until, when not albedo: chance that a batch is textureless (else lambertian)"""
     light_distance: tuple[float, float] = (0.8, 1.5)
     """light distance range, as a multiple of the camera distance (camera light)"""

@@ -215,3 +215,22 @@ def test_pixel_jitter_moves_training_rays_inside_their_pixels_only():
     assert edge.sum() > 8  # averaged over steps, the rim is anti-aliased
     plain = render(field, cams, 16, 16, white, config, training=False)
     assert ((plain.opacity > 0.1) & (plain.opacity < 0.9)).sum() == 0  # evaluation renders use pixel centres
+
+
+def test_default_shading_is_the_embedded_priors_lambert_after_an_albedo_warm_up():
+    """The embedded prior learnt from Lambertian renders only; the reference presets keep DreamFusion's mix."""
+    from scoredream.render.shading import ShadingConfig
+    from scoredream.train import GenerateConfig
+    from scoredream.train.presets import apply_preset
+
+    cams = orbit_cameras(1, 0.0, 2.0, 40.0)
+    g = torch.Generator().manual_seed(0)
+
+    def kinds(config: ShadingConfig, progress: float) -> set:
+        drawn = (config.draw(progress, cams, g) for _ in range(200))
+        return {"albedo" if lighting is None else lighting.kind for lighting in drawn}
+
+    assert kinds(ShadingConfig(), 0.1) == {"albedo"}
+    assert kinds(ShadingConfig(), 0.5) == {"lambertian"}
+    dreamfusion = apply_preset(GenerateConfig(), "dreamfusion").shading
+    assert kinds(dreamfusion, 0.5) == {"albedo", "textureless", "lambertian"}
