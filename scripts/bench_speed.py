@@ -109,10 +109,11 @@ def method_step_ms(method: str, prior, steps: int, device: torch.device, overrid
 
 # The geometry pieces (README "Presets and geometry"), each alone over the step without them (the previous
 # default) on the view-prompted prior, and today's default on the camera-conditioned one. "every step": no albedo
-# warm-up or albedo batches, the dearest case; the default shades 60% of its steps (after the first 20% of the run,
-# 3 batches in 4).
+# warm-up or albedo batches, the dearest case; the default shades 80% of its steps (every one after the first 20%
+# of the run), DreamFusion's mix 60% (after the warm-up 3 batches in 4, half of them textureless).
 UNSHADED = {"enabled": False}
 EVERY_STEP = {"enabled": True, "albedo_until": 0.0, "albedo_probability": 0.0}
+DREAMFUSION_MIX = {"albedo_probability": 0.25, "textureless_probability": 0.5}
 CENTRES = {"train_pixel_jitter": False}
 VIEW_PROMPTED = {"model": "embedded"}
 
@@ -131,9 +132,12 @@ PIECES: dict[str, dict] = {
     "coarse to fine (6 of 12 levels)": on_view_prompted(
         {"shading": UNSHADED, "render": CENTRES, "hashgrid": {"progressive_levels": 6}}),
     "pixel jitter": on_view_prompted({"shading": UNSHADED}),
-    "shading on its schedule (the default before pixel jitter)": on_view_prompted({"render": CENTRES}),
-    "shading on its schedule, pixel jitter (the default before the camera-conditioned prior)": on_view_prompted({}),
-    "today's default (the camera-conditioned prior)": {},
+    "shading on its schedule (the default before pixel jitter)": on_view_prompted(
+        {"shading": DREAMFUSION_MIX, "render": CENTRES}),
+    "shading on its schedule, pixel jitter (the default before the camera-conditioned prior)": on_view_prompted(
+        {"shading": DREAMFUSION_MIX}),
+    "the camera-conditioned prior, DreamFusion's shading mix": {"shading": DREAMFUSION_MIX},
+    "today's default (the camera-conditioned prior, Lambertian after the warm-up)": {},
 }
 
 
