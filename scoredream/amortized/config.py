@@ -103,7 +103,10 @@ class AmortizedConfig:
     cameras: CameraSamplerConfig = dataclasses.field(default_factory=CameraSamplerConfig)
     render: RenderConfig = dataclasses.field(default_factory=lambda: RenderConfig(train_pixel_jitter=False))
     """pixel centres: the README's amortized results were measured so (`--render.train-pixel-jitter` is untried)"""
-    shading: ShadingConfig = dataclasses.field(default_factory=ShadingConfig)
+    shading: ShadingConfig = dataclasses.field(
+        default_factory=lambda: ShadingConfig(albedo_probability=0.25, textureless_probability=0.5))
+    """DreamFusion's mix of albedo, textureless and Lambertian batches: the README's amortized results were measured
+    so (per-prompt generation's Lambertian-only default is untried for the generator)"""
     background: BackgroundConfig = dataclasses.field(default_factory=BackgroundConfig)
     optim: AmortizedOptimConfig = dataclasses.field(default_factory=AmortizedOptimConfig)
     train: AmortizedTrainConfig = dataclasses.field(default_factory=AmortizedTrainConfig)

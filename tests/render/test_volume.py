@@ -219,6 +219,7 @@ def test_pixel_jitter_moves_training_rays_inside_their_pixels_only():
 
 def test_default_shading_is_the_embedded_priors_lambert_after_an_albedo_warm_up():
     """The embedded prior learnt from Lambertian renders only; the reference presets keep DreamFusion's mix."""
+    from scoredream.amortized.config import AmortizedConfig
     from scoredream.render.shading import ShadingConfig
     from scoredream.train import GenerateConfig
     from scoredream.train.presets import apply_preset
@@ -234,3 +235,5 @@ def test_default_shading_is_the_embedded_priors_lambert_after_an_albedo_warm_up(
     assert kinds(ShadingConfig(), 0.5) == {"lambertian"}
     dreamfusion = apply_preset(GenerateConfig(), "dreamfusion").shading
     assert kinds(dreamfusion, 0.5) == {"albedo", "textureless", "lambertian"}
+    amortized = AmortizedConfig().shading  # measured with DreamFusion's mix
+    assert kinds(amortized, 0.5) == {"albedo", "textureless", "lambertian"}
