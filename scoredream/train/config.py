@@ -38,6 +38,10 @@ GENERATE_BLOB_STRENGTH = 2.0
 """the hash grid's initial density blob in generation (Magic3D's and threestudio's is 10, which the reference
 presets keep): on the camera-conditioned prior a weaker blob lets the shapes form closer to the truth (README,
 "A camera-conditioned prior": SDS mean 3D IoU 0.684 -> 0.704 over 6 prompts x 2 seeds)"""
+GENERATE_VSD_LORA_LR = 1e-3
+"""VSD's LoRA learning rate in generation (ProlificDreamer's is 1e-4, which the prolificdreamer preset keeps): in a
+600-step run the LoRA follows the renders 10x faster (README, "A camera-conditioned prior": VSD mean 3D IoU 0.665 ->
+0.686 over 6 prompts x 2 seeds)"""
 
 
 @dataclass
@@ -188,7 +192,7 @@ class GenerateConfig:
     prior: PriorConfig = dataclasses.field(default_factory=lambda: PriorConfig(model=GENERATE_PRIOR))
     prompts: PromptConfig = dataclasses.field(default_factory=PromptConfig)
     sds: SDSConfig = dataclasses.field(default_factory=SDSConfig)
-    vsd: VSDConfig = dataclasses.field(default_factory=VSDConfig)
+    vsd: VSDConfig = dataclasses.field(default_factory=lambda: VSDConfig(lora_lr=GENERATE_VSD_LORA_LR))
     asd: ASDConfig = dataclasses.field(default_factory=ASDConfig)
     hashgrid: HashGridConfig = dataclasses.field(
         default_factory=lambda: HashGridConfig(blob_strength=GENERATE_BLOB_STRENGTH))

@@ -41,6 +41,7 @@ PRESETS: tuple[Setting, ...] = (
     Setting("sds.guidance_scale", (100.0, None, None), "system.guidance.guidance_scale"),
     Setting("vsd.guidance_scale", (None, 7.5, None), "system.guidance.guidance_scale"),
     Setting("asd.guidance_scale", (None, None, 7.5), "system.guidance.guidance_scale"),
+    Setting("vsd.lora_lr", (None, 1e-4, None), "system.optimizer.params guidance (lr 0.0001)"),
     Setting("asd.perp_neg.enabled", (None, None, True), "system.prompt_processor.use_perp_neg"),
     Setting("asd.perp_neg.weight_scale", (None, None, 0.5), "system.guidance.guidance_perp_neg -0.5"),
     Setting("prompts.front_threshold", (45.0, 30.0, 30.0), "system.prompt_processor.front/back_threshold"),

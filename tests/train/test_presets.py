@@ -40,6 +40,7 @@ def test_reference_values_that_the_papers_state() -> None:
     assert (pd.method, pd.vsd.guidance_scale, pd.train.resolution_final, pd.train.opacity_weight) == (
         "vsd", 7.5, 512, 1000.0)
     assert pd.vsd.timesteps.fractions(0.1)[1] == 0.98 and pd.vsd.timesteps.fractions(0.2)[1] == 0.5
+    assert pd.vsd.lora_lr == 1e-4 and GenerateConfig().vsd.lora_lr == 1e-3  # the cpu default's LoRA learns 10x faster
     assert (sd.method, sd.optim.betas, sd.asd.perp_neg.enabled, sd.asd.perp_neg.weight_scale) == (
         "asd", (0.0, 0.99), True, 0.5)
     assert sd.asd.timesteps.fractions(1.0) == (0.02, 0.5)
