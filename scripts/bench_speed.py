@@ -29,6 +29,7 @@ from scoredream.priors import PriorConfig, PromptEmbeddings
 from scoredream.render.background import BackgroundConfig
 from scoredream.render.cameras import CameraSamplerConfig
 from scoredream.render.rays import camera_rays
+from scoredream.render.shading import DREAMFUSION_ALBEDO_PROBABILITY, DREAMFUSION_TEXTURELESS_PROBABILITY
 from scoredream.render.volume import RenderConfig, composite, sample_along_rays, sphere_interval
 from scoredream.train import GenerateConfig, generate
 from scoredream.train.config import GENERATE_PRIOR
@@ -113,7 +114,8 @@ def method_step_ms(method: str, prior, steps: int, device: torch.device, overrid
 # of the run), DreamFusion's mix 60% (after the warm-up 3 batches in 4, half of them textureless).
 UNSHADED = {"enabled": False}
 EVERY_STEP = {"enabled": True, "albedo_until": 0.0, "albedo_probability": 0.0}
-DREAMFUSION_MIX = {"albedo_probability": 0.25, "textureless_probability": 0.5}
+DREAMFUSION_MIX = {"albedo_probability": DREAMFUSION_ALBEDO_PROBABILITY,
+                   "textureless_probability": DREAMFUSION_TEXTURELESS_PROBABILITY}
 CENTRES = {"train_pixel_jitter": False}
 VIEW_PROMPTED = {"model": "embedded"}
 

@@ -12,7 +12,11 @@ from scoredream.guidance import ASDConfig, GuidanceConfig, SDSConfig, VSDConfig
 from scoredream.priors import PriorConfig, PromptConfig
 from scoredream.render.background import BackgroundConfig
 from scoredream.render.cameras import CameraSamplerConfig
-from scoredream.render.shading import ShadingConfig
+from scoredream.render.shading import (
+    DREAMFUSION_ALBEDO_PROBABILITY,
+    DREAMFUSION_TEXTURELESS_PROBABILITY,
+    ShadingConfig,
+)
 from scoredream.render.volume import RenderConfig
 from scoredream.serialization import ConfigError, check_finite
 from scoredream.train.config import GenerateConfig, MethodKind, VideoConfig
@@ -104,7 +108,8 @@ class AmortizedConfig:
     render: RenderConfig = dataclasses.field(default_factory=lambda: RenderConfig(train_pixel_jitter=False))
     """pixel centres: the README's amortized results were measured so (`--render.train-pixel-jitter` is untried)"""
     shading: ShadingConfig = dataclasses.field(
-        default_factory=lambda: ShadingConfig(albedo_probability=0.25, textureless_probability=0.5))
+        default_factory=lambda: ShadingConfig(albedo_probability=DREAMFUSION_ALBEDO_PROBABILITY,
+                                              textureless_probability=DREAMFUSION_TEXTURELESS_PROBABILITY))
     """DreamFusion's mix of albedo, textureless and Lambertian batches: the README's amortized results were measured
     so (per-prompt generation's Lambertian-only default is untried for the generator)"""
     background: BackgroundConfig = dataclasses.field(default_factory=BackgroundConfig)

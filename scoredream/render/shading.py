@@ -20,6 +20,10 @@ from scoredream.render.cameras import Cameras
 from scoredream.serialization import ConfigError
 
 ShadingKind = Literal["albedo", "textureless", "lambertian"]
+DREAMFUSION_ALBEDO_PROBABILITY = 0.25
+"""threestudio's diffuse-with-point-light material after its warm-up: albedo in 1 batch of 4 (diffuse_prob 0.75)"""
+DREAMFUSION_TEXTURELESS_PROBABILITY = 0.5
+"""... and textureless in half of the others (textureless_prob 0.5)"""
 
 
 @dataclass

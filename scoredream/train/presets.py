@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
+from scoredream.render.shading import DREAMFUSION_ALBEDO_PROBABILITY, DREAMFUSION_TEXTURELESS_PROBABILITY
 from scoredream.serialization import ConfigError
 
 if TYPE_CHECKING:
@@ -53,8 +54,9 @@ PRESETS: tuple[Setting, ...] = (
     Setting("shading.ambient", (0.1, 0.1, 0.1), "material ambient_light_color (code)"),
     Setting("shading.diffuse", (0.9, 0.9, 0.9), "material diffuse_light_color (code)"),
     Setting("shading.albedo_until", (0.2, 0.2, 0.2), "system.material.ambient_only_steps 2001"),
-    Setting("shading.albedo_probability", (0.25, 0.25, 0.25), "material diffuse_prob 0.75 (code)"),
-    Setting("shading.textureless_probability", (0.5, 0.5, 0.5), "material textureless_prob (code)"),
+    Setting("shading.albedo_probability", (DREAMFUSION_ALBEDO_PROBABILITY,) * 3, "material diffuse_prob 0.75 (code)"),
+    Setting("shading.textureless_probability", (DREAMFUSION_TEXTURELESS_PROBABILITY,) * 3,
+            "material textureless_prob (code)"),
     Setting("train.orientation_weight", ((10.0, 1000.0), (0.0, 0.0), (0.0, 0.0)), "system.loss.lambda_orient"),
     Setting("train.orientation_ramp", (0.5, 0.5, 0.5), "lambda_orient [0, 10, 1000, 5000]"),
     Setting("train.sparsity_weight", (1.0, 10.0, 30.0), "system.loss.lambda_sparsity"),
