@@ -25,6 +25,8 @@ class RenderConfig:
     finds where rays meet matter, and N samples drawn there (a tenth of them spread evenly) are rendered"""
     radius: float = 1.0
     """samples lie where rays cross this sphere around the origin"""
+    normal_step: float = 1e-2
+    """finite-difference step of the shading normals: the scale below which the surface's bumps do not shade"""
     chunk: int = 1 << 18
     """points per field query, so big renders keep memory bounded"""
     train_pixel_jitter: bool = True
@@ -43,6 +45,9 @@ class RenderOutput:
     """mean over rays of sum_i w_i max(0, n_i . d)^2: normals facing away from the camera (when asked)"""
     distortion: Float[Tensor, ""] | None = None
     """mean over rays of mip-NeRF 360's distortion loss: how spread out along the ray the weights are (when asked)"""
+    normal_smoothness: Float[Tensor, ""] | None = None
+    """mean over rays of sum_i w_i |n(x_i) - n(x_i + r_i)|_1 with r_i ~ N(0, 0.01^2): how rough the visible
+    surface is (when asked)"""
 
 
 def sphere_interval(
@@ -168,6 +173,7 @@ def sample_normals(
     density: Float[Tensor, " P"],
     weights: Float[Tensor, "N K"],
     chunk: int,
+    step: float = 1e-2,
 ) -> Float[Tensor, "P 3"]:
     """Outward normals at the samples that show (weight above 1e-2), zero elsewhere: forward differences from the
     density already queried cost three more queries a point, spent only where they change the image."""
@@ -175,10 +181,29 @@ def sample_normals(
     normals = points.new_zeros(points.shape)
     if len(shown):
         pts, known = points[shown], density[shown]
-        n = torch.cat([field.normals(pts[i : i + chunk], density=known[i : i + chunk])
+        n = torch.cat([field.normals(pts[i : i + chunk], step, density=known[i : i + chunk])
                        for i in range(0, len(pts), chunk)])
         normals = normals.index_put((shown,), n)
     return normals
+
+
+def normal_smoothness_penalty(
+    field: Field,
+    points: Float[Tensor, "P 3"],
+    normals: Float[Tensor, "P 3"],
+    weights: Float[Tensor, "N K"],
+    generator: torch.Generator | None,
+    radius: float = 1e-2,
+) -> Float[Tensor, ""]:
+    """threestudio's and stable-dreamfusion's 3D normal smoothness (each normal against the one a random 0.01
+    away), weighted by what each sample adds to the image, as the orientation loss is."""
+    w = weights.detach().reshape(-1)
+    shown = (w > 1e-2).nonzero()[:, 0]
+    if not len(shown):
+        return points.new_zeros(())
+    moved = points[shown] + torch.randn(len(shown), 3, generator=generator).to(points) * radius
+    moved_normals = field.normals(moved, density=field.density(moved))
+    return (w[shown] * (normals[shown] - moved_normals).abs().sum(-1)).sum() / weights.shape[0]
 
 
 def render(
@@ -195,6 +220,7 @@ def render(
     lighting: Lighting | None = None,
     orientation: bool = False,
     distortion: bool = False,
+    normal_smoothness: bool = False,
 ) -> RenderOutput:
     """`occupancy` (renders without gradients): samples outside its cells count as empty and are not queried.
     `lighting`: shade the samples (None: albedo). `orientation`, `distortion`: also return that penalty."""
@@ -211,12 +237,14 @@ def render(
     points = (o[idx, None] + d[idx, None] * t[..., None]).reshape(-1, 3)
     density, colors = query_field(field, points, config.chunk, occupancy)
     weights = composite(density.reshape(-1, s), deltas)
-    penalty = None
-    if lighting is not None or orientation:
-        normals = sample_normals(field, points, density, weights, config.chunk)
+    penalty = smoothness = None
+    if lighting is not None or orientation or normal_smoothness:
+        normals = sample_normals(field, points, density, weights, config.chunk, config.normal_step)
         if orientation:
             facing = (normals.reshape(-1, s, 3) * d[idx, None]).sum(-1).clamp_min(0) ** 2
             penalty = (weights.detach() * facing).sum(-1).mean() if len(idx) else points.new_zeros(())
+        if normal_smoothness:
+            smoothness = normal_smoothness_penalty(field, points, normals, weights, generator)
         if lighting is not None:
             camera = (idx // (height * width)).repeat_interleave(s)
             colors = lighting.shade(colors, normals, points, camera)
@@ -231,6 +259,7 @@ def render(
         opacity=opacity.reshape(*shape, 1),
         depth=depth.reshape(*shape, 1),
         orientation=penalty,
+        normal_smoothness=smoothness,
         distortion=(distortion_loss(weights, t, deltas).mean() if len(idx) else o.new_zeros(())) if distortion
         else None,
     )

@@ -101,6 +101,10 @@ class TrainConfig:
     distortion_weight: float = 0.0
     """weight of mip-NeRF 360's distortion loss (mean over rays), which gathers each ray's weight into one short
     interval: a thin surface instead of a soft shell"""
+    normal_smoothness_weight: float = 0.0
+    """weight of the 3D normal smoothness mean_rays sum_i w_i |n(x_i) - n(x_i + r_i)|_1, r_i ~ N(0, 0.01^2)
+    (threestudio's lambda_3d_normal_smooth, weighted here by what each sample shows as the orientation loss is).
+    Off: on the embedded prior it softens the fields (docs/GEOMETRY.md, "The mug's cavity")"""
     eikonal_weight: float = 0.0
     """weight of the eikonal loss mean (|grad sdf| - 1)^2 at eikonal_points random points of the field's cube a
     step (an sdf field only; gradients by forward differences): keeps the sdf a distance, so beta alone sets how

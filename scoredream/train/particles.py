@@ -22,6 +22,7 @@ def render_particles(
     lighting: Lighting | None = None,
     orientation: bool = False,
     distortion: bool = False,
+    normal_smoothness: bool = False,
 ) -> RenderOutput:
     """Field i renders cameras [i * k, (i + 1) * k) with k = len(cameras) / len(fields): the images in that order,
     and the penalties asked for, as means over the fields."""
@@ -31,7 +32,7 @@ def render_particles(
         light = None if lighting is None else lighting.for_cameras(slice(i * k, (i + 1) * k))
         outs.append(render(f, cameras[i * k : (i + 1) * k], resolution, resolution, background, config,
                            training=True, generator=generator, lighting=light, orientation=orientation,
-                           distortion=distortion))
+                           distortion=distortion, normal_smoothness=normal_smoothness))
 
     def mean(name: str) -> Tensor | None:
         values = [getattr(o, name) for o in outs]
@@ -39,4 +40,4 @@ def render_particles(
 
     return RenderOutput(rgb=torch.cat([o.rgb for o in outs]), opacity=torch.cat([o.opacity for o in outs]),
                         depth=torch.cat([o.depth for o in outs]), orientation=mean("orientation"),
-                        distortion=mean("distortion"))
+                        distortion=mean("distortion"), normal_smoothness=mean("normal_smoothness"))

@@ -326,7 +326,8 @@ def random_view_losses(run: Run, step: int, progress: float) -> tuple[Tensor, di
     orientation_weight = config.train.orientation_weight_at(progress)
     out = render_particles(run.particles, cams, config.train.resolution_at(step), run.background, config.render,
                            generator, lighting, orientation=orientation_weight > 0,
-                           distortion=config.train.distortion_weight > 0)
+                           distortion=config.train.distortion_weight > 0,
+                           normal_smoothness=config.train.normal_smoothness_weight > 0)
     loss, row = guidance_losses(run, out.rgb, cams, progress)
     sparsity, binary = opacity_regularisers(out.opacity)
     loss = loss + config.train.sparsity_weight * sparsity
@@ -338,6 +339,9 @@ def random_view_losses(run: Run, step: int, progress: float) -> tuple[Tensor, di
     if out.distortion is not None:
         loss = loss + config.train.distortion_weight * out.distortion
         row["distortion"] = out.distortion.item()
+    if out.normal_smoothness is not None:
+        loss = loss + config.train.normal_smoothness_weight * out.normal_smoothness
+        row["normal_smoothness"] = out.normal_smoothness.item()
     if config.train.eikonal_weight > 0:
         eikonal = sum(eikonal_loss(f, config.train.eikonal_points, generator) for f in run.particles) / len(
             run.particles)

@@ -237,3 +237,41 @@ def test_default_shading_is_the_embedded_priors_lambert_after_an_albedo_warm_up(
     assert kinds(dreamfusion, 0.5) == {"albedo", "textureless", "lambertian"}
     amortized = AmortizedConfig().shading  # measured with DreamFusion's mix
     assert kinds(amortized, 0.5) == {"albedo", "textureless", "lambertian"}
+
+
+class RippledSlab(Slab):
+    """Slab(-1.0)'s surface with ripples `2 * height` high along Y and Z, 2 pi / frequency apart."""
+
+    def __init__(self, height: float = 0.05, frequency: float = 40.0) -> None:
+        super().__init__(-1.0)
+        self.height, self.frequency = height, frequency
+
+    def encode(self, points):
+        ripple = self.height * torch.sin(self.frequency * points[:, 1:2]) * torch.sin(self.frequency * points[:, 2:3])
+        return torch.cat([-40.0 * (points[:, :1] + ripple), torch.zeros(points.shape[0], 15)], -1)
+
+
+def test_normal_smoothness_is_zero_for_a_flat_surface_and_positive_for_a_rippled_one():
+    def smoothness(field):
+        out = render(field, _front_camera(), 16, 16, BackgroundConfig(kind="solid").setup(), normal_smoothness=True,
+                     generator=torch.Generator().manual_seed(0))
+        assert out.opacity.mean() > 0.5
+        return out.normal_smoothness.item()
+
+    assert smoothness(Slab(-1.0)) < 1e-4
+    assert smoothness(RippledSlab()) > 0.1
+    assert render(Slab(-1.0), _front_camera(), 16, 16, BackgroundConfig(kind="solid").setup()).normal_smoothness is None
+
+
+def test_a_longer_normal_step_shades_ripples_smaller_than_it_less():
+    from scoredream.render.shading import Lighting
+
+    light = Lighting("textureless", torch.tensor([[100.0, 0.0, 30.0]]), ambient=0.1, diffuse=0.9)
+
+    def shade_spread(step: float) -> float:
+        out = render(RippledSlab(0.01, 150.0), _front_camera(), 32, 32, BackgroundConfig(kind="solid").setup(),
+                     RenderConfig(num_samples=128, normal_step=step), lighting=light)
+        inside = out.opacity[0, ..., 0] > 0.9
+        return out.rgb[0].mean(-1)[inside].std().item()
+
+    assert shade_spread(0.1) < 0.5 * shade_spread(0.01)
