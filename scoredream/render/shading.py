@@ -52,6 +52,10 @@ class ShadingConfig:
     """after albedo_until: chance that a batch is albedo"""
     textureless_probability: float = 0.0
     """after albedo_until, when not albedo: chance that a batch is textureless (else lambertian)"""
+    textureless_colour: Literal["white", "mean"] = "white"
+    """a textureless render's one colour: white (DreamFusion), or each render's own mean albedo, so that a prior
+    that knows colours (the embedded priors never saw a white render of a cyan mug) judges an image of its own kind
+    in which, as in a white one, only the geometry shades"""
     light_distance: tuple[float, float] = (0.8, 1.5)
     """light distance range, as a multiple of the camera distance (camera light)"""
     light_perturb: float = 1.0
@@ -72,7 +76,8 @@ class ShadingConfig:
         if u[0] < self.albedo_probability:
             return None
         kind: ShadingKind = "textureless" if u[1] < self.textureless_probability else "lambertian"
-        return Lighting(kind, self.light_positions(cameras, generator), self.ambient, self.diffuse)
+        return Lighting(kind, self.light_positions(cameras, generator), self.ambient, self.diffuse,
+                        self.textureless_colour)
 
     def light_positions(self, cameras: Cameras, generator: torch.Generator | None) -> Float[Tensor, "B 3"]:
         eye = cameras.c2w[:, :3, 3]
@@ -92,9 +97,27 @@ class Lighting:
     positions: Float[Tensor, "B 3"]  # one point light per camera
     ambient: float
     diffuse: float
+    textureless_colour: Literal["white", "mean"] = "white"
 
     def for_cameras(self, cameras: slice) -> Lighting:
-        return Lighting(self.kind, self.positions[cameras], self.ambient, self.diffuse)
+        return Lighting(self.kind, self.positions[cameras], self.ambient, self.diffuse, self.textureless_colour)
+
+    def base_colour(
+        self, albedo: Float[Tensor, "R S 3"], weights: Float[Tensor, "R S"], camera: Int[Tensor, " R"]
+    ) -> Float[Tensor, "R S 3"]:
+        """What the light multiplies, at the samples of rays (of camera index `camera`): the albedo, or for a
+        textureless render white or the render's mean albedo (weighted as the image is; no gradient)."""
+        if self.kind != "textureless":
+            return albedo
+        if self.textureless_colour == "white":
+            return torch.ones_like(albedo)
+        n = len(self.positions)
+        with torch.no_grad():
+            shown = (weights[..., None] * albedo).sum(1)
+            total = albedo.new_zeros(n, 3).index_add(0, camera, shown)
+            cover = albedo.new_zeros(n).index_add(0, camera, weights.sum(1))
+            mean = total / cover.clamp_min(1e-6)[:, None]
+        return mean[camera][:, None].expand_as(albedo)
 
     def shade(
         self,
@@ -103,8 +126,7 @@ class Lighting:
         points: Float[Tensor, "N 3"],
         camera: Int[Tensor, " N"],
     ) -> Float[Tensor, "N 3"]:
-        """Colour of samples (of camera index `camera`) under this light; zero normals get ambient only."""
+        """Colour of samples (of camera index `camera`) whose `base_colour` is `albedo` under this light; zero
+        normals get ambient only."""
         to_light = F.normalize(self.positions[camera] - points, dim=-1)
-        shade = self.ambient + self.diffuse * (normals * to_light).sum(-1, keepdim=True).clamp_min(0)
-        base = torch.ones_like(albedo) if self.kind == "textureless" else albedo
-        return base * shade
+        return albedo * (self.ambient + self.diffuse * (normals * to_light).sum(-1, keepdim=True).clamp_min(0))

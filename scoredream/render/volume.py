@@ -246,8 +246,9 @@ def render(
         if normal_smoothness:
             smoothness = normal_smoothness_penalty(field, points, normals, weights, generator)
         if lighting is not None:
-            camera = (idx // (height * width)).repeat_interleave(s)
-            colors = lighting.shade(colors, normals, points, camera)
+            ray_camera = idx // (height * width)
+            colors = lighting.base_colour(colors.reshape(-1, s, 3), weights, ray_camera).reshape(-1, 3)
+            colors = lighting.shade(colors, normals, points, ray_camera.repeat_interleave(s))
     n_rays = o.shape[0]
     opacity = o.new_zeros(n_rays, 1).index_put((idx,), weights.sum(-1, keepdim=True))
     rgb_fg = o.new_zeros(n_rays, 3).index_put((idx,), (weights[..., None] * colors.reshape(-1, s, 3)).sum(1))

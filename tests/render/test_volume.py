@@ -275,3 +275,35 @@ def test_a_longer_normal_step_shades_ripples_smaller_than_it_less():
         return out.rgb[0].mean(-1)[inside].std().item()
 
     assert shade_spread(0.1) < 0.5 * shade_spread(0.01)
+
+
+class PaintedBall(SmoothBall):
+    """SmoothBall with albedo sigmoid(5 * position): colour changes across it."""
+
+    def encode(self, points):
+        return torch.cat([super().encode(points)[:, :1], 5.0 * points, torch.zeros(points.shape[0], 12)], -1)
+
+    def colour_logits_from(self, features):
+        return features[:, 1:4]
+
+
+def test_a_textureless_render_in_its_own_colour_is_one_colour_the_albedo_renders_mean():
+    from scoredream.render.shading import Lighting
+
+    cams = orbit_cameras(2, 0.0, 2.5, 40.0, azimuth_start=30.0)
+    black = BackgroundConfig(kind="solid", color=(0.0, 0.0, 0.0)).setup()
+    lights = torch.tensor([[0.0, 0.0, 100.0]]).repeat(2, 1)
+
+    def shaded(colour):
+        light = Lighting("textureless", lights, ambient=1.0, diffuse=0.0, textureless_colour=colour)
+        return render(PaintedBall(), cams, 32, 32, black, RenderConfig(num_samples=128), lighting=light).rgb
+
+    albedo = render(PaintedBall(), cams, 32, 32, black, RenderConfig(num_samples=128))
+    inside = albedo.opacity[..., 0] > 0.99
+    for view in range(2):
+        assert albedo.rgb[view][inside[view]].std(0).max() > 0.1
+        own = shaded("mean")[view][inside[view]]
+        assert own.std(0).max() < 5e-3  # what varies is the pixels' coverage
+        mean = albedo.rgb[view].sum((0, 1)) / albedo.opacity[view].sum()
+        assert torch.allclose(own.mean(0), mean, atol=5e-3)
+    assert torch.allclose(shaded("white")[inside], torch.ones(3), atol=1e-2)
