@@ -193,16 +193,18 @@ def normal_smoothness_penalty(
     normals: Float[Tensor, "P 3"],
     weights: Float[Tensor, "N K"],
     generator: torch.Generator | None,
+    step: float = 1e-2,
     radius: float = 1e-2,
 ) -> Float[Tensor, ""]:
-    """threestudio's and stable-dreamfusion's 3D normal smoothness (each normal against the one a random 0.01
-    away), weighted by what each sample adds to the image, as the orientation loss is."""
+    """threestudio's and stable-dreamfusion's 3D normal smoothness (each normal against the one a random `radius`
+    away, both by finite differences of `step`), weighted by what each sample adds to the image, as the
+    orientation loss is."""
     w = weights.detach().reshape(-1)
     shown = (w > 1e-2).nonzero()[:, 0]
     if not len(shown):
         return points.new_zeros(())
     moved = points[shown] + torch.randn(len(shown), 3, generator=generator).to(points) * radius
-    moved_normals = field.normals(moved, density=field.density(moved))
+    moved_normals = field.normals(moved, step, density=field.density(moved))
     return (w[shown] * (normals[shown] - moved_normals).abs().sum(-1)).sum() / weights.shape[0]
 
 
@@ -223,7 +225,8 @@ def render(
     normal_smoothness: bool = False,
 ) -> RenderOutput:
     """`occupancy` (renders without gradients): samples outside its cells count as empty and are not queried.
-    `lighting`: shade the samples (None: albedo). `orientation`, `distortion`: also return that penalty."""
+    `lighting`: shade the samples (None: albedo). `orientation`, `distortion`, `normal_smoothness`: also return
+    that penalty."""
     config = config or RenderConfig()
     jitter = None
     if training and config.train_pixel_jitter:
@@ -244,7 +247,7 @@ def render(
             facing = (normals.reshape(-1, s, 3) * d[idx, None]).sum(-1).clamp_min(0) ** 2
             penalty = (weights.detach() * facing).sum(-1).mean() if len(idx) else points.new_zeros(())
         if normal_smoothness:
-            smoothness = normal_smoothness_penalty(field, points, normals, weights, generator)
+            smoothness = normal_smoothness_penalty(field, points, normals, weights, generator, config.normal_step)
         if lighting is not None:
             ray_camera = idx // (height * width)
             colors = lighting.base_colour(colors.reshape(-1, s, 3), weights, ray_camera).reshape(-1, 3)
