@@ -283,6 +283,9 @@ class GenerateConfig:
         self.optim.validate()
         if self.render.num_samples < 2:
             raise ConfigError("render.num_samples must be at least 2")
+        if not 0 < self.render.normal_step <= 0.5:
+            raise ConfigError(f"render.normal_step must be in (0, 0.5] (a length in the field's units), got "
+                              f"{self.render.normal_step}")
         self.guidance_config().validate(self.method)
         self.field_config().validate_density(self.field)
         if self.train.eikonal_weight and self.field_config().density_kind != "sdf":
@@ -290,6 +293,8 @@ class GenerateConfig:
         self.shading.validate("shading")
         if min(self.train.orientation_weight) < 0 or self.render.importance_samples < 0:
             raise ConfigError("train.orientation_weight and render.importance_samples must be >= 0")
+        if min(self.train.normal_smoothness_weight, self.train.distortion_weight) < 0:
+            raise ConfigError("train.normal_smoothness_weight and train.distortion_weight must be >= 0")
         if self.train.eikonal_weight < 0 or self.train.eikonal_points < 1:
             raise ConfigError("train.eikonal_weight must be >= 0 and train.eikonal_points at least 1")
         if self.export.enabled:

@@ -38,6 +38,19 @@ def test_t_fractions_are_validated(tmp_path, pixel_prior, field, value):
         generate(cfg, prior=pixel_prior, progress=False)
 
 
+@pytest.mark.parametrize(("section", "field", "value", "message"), [
+    ("render", "normal_step", 0.0, "render.normal_step"),
+    ("train", "normal_smoothness_weight", -1.0, "train.normal_smoothness_weight"),
+    ("train", "distortion_weight", -1.0, "train.distortion_weight"),
+])
+def test_lengths_and_weights_out_of_range_are_refused(tmp_path, pixel_prior, section, field, value, message):
+    cfg = small_config(tmp_path)
+    setattr(getattr(cfg, section), field, value)
+    with pytest.raises(ConfigError, match=message):
+        generate(cfg, prior=pixel_prior, progress=False)
+    assert not (tmp_path / "run").exists()
+
+
 def test_max_t_fraction_one_means_the_last_timestep(tmp_path, pixel_prior):
     cfg = small_config(tmp_path, steps=2)
     cfg.sds.timesteps.max_start = cfg.sds.timesteps.max_end = 1.0
