@@ -1,6 +1,8 @@
 """Render the shapes world's colour-free geometry bank (training data for the embedded prior and the judge).
 
     python scripts/render_world_data.py --views-per-shape 4000 --out data/world_geometry.pt
+    python scripts/render_world_data.py --elevation-range -10 80 --out data/world_geometry_el80.pt  # views from
+        higher up, where a mug's cavity shows (the trainer's default range is -10 to 45)
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from pathlib import Path
 
 import torch
 
+from scoredream.render.cameras import CameraSamplerConfig
 from scoredream.world.dataset import render_bank
 
 
@@ -20,10 +23,13 @@ def main() -> None:
     )
     parser.add_argument("--views-per-shape", type=int, default=4000)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--elevation-range", type=float, nargs=2, default=CameraSamplerConfig.elevation_range,
+                        metavar=("LO", "HI"), help="camera elevations in degrees (default: the trainer's)")
     parser.add_argument("--out", type=Path, default=Path("data/world_geometry.pt"))
     args = parser.parse_args()
     start = time.perf_counter()
-    bank = render_bank(args.views_per_shape, torch.Generator().manual_seed(args.seed))
+    cameras = CameraSamplerConfig(elevation_range=tuple(args.elevation_range))
+    bank = render_bank(args.views_per_shape, torch.Generator().manual_seed(args.seed), cameras)
     bank.save(args.out)
     print(f"rendered {len(bank)} views to {args.out} in {time.perf_counter() - start:.1f} s")
 
