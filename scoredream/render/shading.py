@@ -20,6 +20,7 @@ from scoredream.render.cameras import Cameras
 from scoredream.serialization import ConfigError
 
 ShadingKind = Literal["albedo", "textureless", "lambertian"]
+TexturelessColour = Literal["white", "mean"]
 DREAMFUSION_ALBEDO_PROBABILITY = 0.25
 """threestudio's diffuse-with-point-light material after its warm-up: albedo in 1 batch of 4 (diffuse_prob 0.75)"""
 DREAMFUSION_TEXTURELESS_PROBABILITY = 0.5
@@ -52,7 +53,7 @@ class ShadingConfig:
     """after albedo_until: chance that a batch is albedo"""
     textureless_probability: float = 0.0
     """after albedo_until, when not albedo: chance that a batch is textureless (else lambertian)"""
-    textureless_colour: Literal["white", "mean"] = "white"
+    textureless_colour: TexturelessColour = "white"
     """a textureless render's one colour: white (DreamFusion), or each render's own mean albedo, so that a prior
     that knows colours (the embedded priors never saw a white render of a cyan mug) judges an image of its own kind
     in which, as in a white one, only the geometry shades"""
@@ -97,7 +98,7 @@ class Lighting:
     positions: Float[Tensor, "B 3"]  # one point light per camera
     ambient: float
     diffuse: float
-    textureless_colour: Literal["white", "mean"] = "white"
+    textureless_colour: TexturelessColour = "white"
 
     def for_cameras(self, cameras: slice) -> Lighting:
         return Lighting(self.kind, self.positions[cameras], self.ambient, self.diffuse, self.textureless_colour)

@@ -173,7 +173,7 @@ def sample_normals(
     density: Float[Tensor, " P"],
     weights: Float[Tensor, "N K"],
     chunk: int,
-    step: float = 1e-2,
+    step: float,
 ) -> Float[Tensor, "P 3"]:
     """Outward normals at the samples that show (weight above 1e-2), zero elsewhere: forward differences from the
     density already queried cost three more queries a point, spent only where they change the image."""
@@ -193,7 +193,7 @@ def normal_smoothness_penalty(
     normals: Float[Tensor, "P 3"],
     weights: Float[Tensor, "N K"],
     generator: torch.Generator | None,
-    step: float = 1e-2,
+    step: float,
     radius: float = 1e-2,
 ) -> Float[Tensor, ""]:
     """threestudio's and stable-dreamfusion's 3D normal smoothness (each normal against the one a random `radius`
