@@ -8,10 +8,10 @@ middle of the training cameras' ranges). Rows: the shapes world's true render of
 the prior's own samples for the prompt from those cameras (DDIM 25 steps, CFG `--guidance`, on the random
 backgrounds it learnt with), and each RUN's field (a finished `generate` run folder or checkpoint), shaded by the
 world's light as the benchmark sees it. The truth and the fields are rendered at `--resolution` (the prior's
-samples at its own size: 32 px for the shipped priors); prints each field's PSNR against the true renders. Where a trained field misses a part that
-the prior's samples show, the run lost it; where the samples miss it too, the prior is the limit; where the field
-looks like the truth at 32 px and is not, the images cannot tell them apart. Images are scaled to 128 px
-(nearest), so 32 px renders stay legible.
+samples at its own size: 32 px for the shipped priors); prints each field's PSNR against the true renders. Where
+a trained field misses a part that the prior's samples show, the run lost it; where the samples miss it too, the
+prior is the limit; where the field looks like the truth at 32 px and is not, the images cannot tell them apart.
+Images are scaled to 128 px (nearest), so 32 px renders stay legible.
 """
 
 from __future__ import annotations
