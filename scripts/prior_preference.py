@@ -1,12 +1,15 @@
 """Which renders does the prior prefer: the true object's, or what score distillation made of it?
 
     .venv/bin/python scripts/prior_preference.py "a cyan mug" [--runs NAME=PATH ...] [--true-colour]
-        [--shapes cylinder ...] [--prior embedded] [--views 64] [--noises 1] [--bins 8] [--steps 4]
+        [--shapes cylinder ...] [--cavity-fills 0.25 0.5 ...] [--prior embedded] [--views 64] [--noises 1]
+        [--bins 8] [--steps 4]
         [--scales 1 2 7.5] [--seed 0] [--threads 2]
 
 Every image set is rendered at the prior's size, on white, from the same random training cameras: `truth` (the
 world's own render of the prompt's object, what the embedded prior learnt from); for a mug, the true mug with one
-thing changed (`MUG_VARIANTS`: its handle on the other side, no handle, the cup filled, both); other world shapes
+thing changed (`MUG_VARIANTS`: its handle on the other side, no handle, the cup filled, both) and, with
+`--cavity-fills`, its cavity filled from the floor to each fraction of the cup's depth (the way from a filled cup
+to the open one: does the energy fall all along it, or is there a ridge to cross?); other world shapes
 in the prompt's colour (`--shapes`); and the fields of run folders or checkpoints (`--runs NAME=PATH`, rendered as
 the judge sees them, under the world's light when the run trained with shading; `--true-colour` adds each field's
 shape in the prompt's true colour, to tell shape from colour).
@@ -41,7 +44,18 @@ from scoredream.render.cameras import Cameras, CameraSamplerConfig
 from scoredream.train import load_checkpoint
 from scoredream.world.evaluate import evaluation_render
 from scoredream.world.render import WorldRenderConfig, composite, trace_shape, world_background
-from scoredream.world.shapes import COLOURS, SDF, SHAPES, mug_body, mug_cup, mug_handle, parse_prompt, sdf_mug
+from scoredream.world.shapes import (
+    COLOURS,
+    MUG_FLOOR,
+    MUG_TOP,
+    SDF,
+    SHAPES,
+    mug_body,
+    mug_cup,
+    mug_handle,
+    parse_prompt,
+    sdf_mug,
+)
 
 MUG_VARIANTS: dict[str, SDF] = {
     "mug, handle on the other side": lambda p: sdf_mug(p * torch.tensor([1.0, -1.0, 1.0])),
@@ -52,6 +66,12 @@ MUG_VARIANTS: dict[str, SDF] = {
 """The true mug with one thing changed: where its handle is, whether it has one, whether its cup is hollow."""
 
 
+def mug_filled_to(fraction: float) -> SDF:
+    """The true mug with its cavity filled from the floor up to `fraction` of the cup's inner depth (1: filled)."""
+    floor = MUG_FLOOR + fraction * (MUG_TOP - MUG_FLOOR)
+    return lambda p: torch.minimum(mug_cup(p, floor), mug_handle(p))
+
+
 def named_path(text: str) -> tuple[str, Path]:
     name, sep, path = text.partition("=")
     if not sep or not name or not path:
@@ -60,7 +80,7 @@ def named_path(text: str) -> tuple[str, Path]:
 
 
 def image_sets(prompt: str, runs: list[tuple[str, Path]], shapes: list[str], cams: Cameras,
-               true_colour: bool, size: int) -> dict[str, Tensor]:
+               true_colour: bool, size: int, cavity_fills: list[float] = ()) -> dict[str, Tensor]:
     """name -> renders B 3 H W in [0, 1] at the prior's size."""
     colour, shape = parse_prompt(prompt)
     sets = {"truth": world_render(shape, colour, cams, size)}
@@ -70,6 +90,8 @@ def image_sets(prompt: str, runs: list[tuple[str, Path]], shapes: list[str], cam
         sets[f"true {other}"] = world_render(other, colour, cams, size)
     if shape == "mug":
         sets.update({name: world_render(sdf, colour, cams, size) for name, sdf in MUG_VARIANTS.items()})
+        sets.update({f"mug, cavity filled to {f:g} of its depth": world_render(mug_filled_to(f), colour, cams, size)
+                     for f in cavity_fills})
     logits = torch.logit(torch.tensor(COLOURS[colour]).clamp(1e-4, 1 - 1e-4))
     for name, path in runs:
         ckpt = load_checkpoint(path)
@@ -173,6 +195,8 @@ def main() -> None:
     p.add_argument("prompt")
     p.add_argument("--runs", nargs="*", type=named_path, default=[], metavar="NAME=PATH")
     p.add_argument("--shapes", nargs="*", default=[])
+    p.add_argument("--cavity-fills", nargs="*", type=float, default=[], metavar="F",
+                   help="for a mug, also the true mug with its cavity filled to each fraction F (0-1) of its depth")
     p.add_argument("--views", type=int, default=64)
     p.add_argument("--noises", type=int, default=1)
     p.add_argument("--bins", type=int, default=8)
@@ -188,7 +212,10 @@ def main() -> None:
     cams = CameraSamplerConfig().sample(args.views, generator)
     prior = PriorConfig(model=args.prior).setup()
     prompt = PromptEmbeddings(prior, args.prompt)
-    sets = image_sets(args.prompt, args.runs, args.shapes, cams, args.true_colour, prior.image_size)
+    if not all(0 <= f <= 1 for f in args.cavity_fills):
+        p.error("--cavity-fills takes fractions from 0 to 1")
+    sets = image_sets(args.prompt, args.runs, args.shapes, cams, args.true_colour, prior.image_size,
+                      args.cavity_fills)
     labels = camera_labels(cams) if prior.reads_cameras else None
     conditions = text_conditions(prompt, cams.azimuth, cams.elevation, camera=labels)
     x0 = {name: prior.encode_images(rgb) for name, rgb in sets.items()}

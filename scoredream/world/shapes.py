@@ -82,14 +82,22 @@ def sdf_torus(p: Float[Tensor, "*N 3"], major: float = 0.3, minor: float = 0.12)
     return _length2(_length2(p[..., 0], p[..., 1]) - major, p[..., 2]) - minor
 
 
+MUG_TOP = 0.3
+"""height of the cup's rim (the cup spans z -0.3 to 0.3)"""
+MUG_FLOOR = -0.24
+"""height of the cavity's floor: the cup's bottom is 0.06 thick"""
+
+
 def mug_body(p: Float[Tensor, "*N 3"]) -> Float[Tensor, "*N"]:
     """The mug's cup filled: outer radius 0.25, height 0.6."""
-    return sdf_cylinder(p, radius=0.25, half_height=0.3)
+    return sdf_cylinder(p, radius=0.25, half_height=MUG_TOP)
 
 
-def mug_cup(p: Float[Tensor, "*N 3"]) -> Float[Tensor, "*N"]:
-    """The open cup, walls 0.04 thick: the cavity pokes out of the top; the bottom stays 0.06 thick."""
-    cavity = sdf_cylinder(p, radius=0.21, half_height=0.32, z_centre=0.08)
+def mug_cup(p: Float[Tensor, "*N 3"], floor: float = MUG_FLOOR) -> Float[Tensor, "*N"]:
+    """The open cup, walls 0.04 thick, its cavity from `floor` up (MUG_TOP or higher: the cup filled); the cavity
+    pokes out of the top, so the rim is open."""
+    top = MUG_TOP + 0.1
+    cavity = sdf_cylinder(p, radius=0.21, half_height=(top - floor) / 2, z_centre=(top + floor) / 2)
     return torch.maximum(mug_body(p), -cavity)
 
 

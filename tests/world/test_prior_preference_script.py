@@ -63,7 +63,8 @@ def test_the_shipped_prior_prefers_a_mug_to_a_cylinder_when_asked_for_a_mug(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setattr(sys, "argv", [str(SCRIPT), "a cyan mug", "--shapes", "cylinder", "--views", "8",
-                                      "--bins", "2", "--steps", "1", "--threads", "1"])
+                                      "--bins", "2", "--steps", "1", "--threads", "1",
+                                      "--cavity-fills", "0", "1"])
     runpy.run_path(str(SCRIPT), run_name="__main__")
     text = capsys.readouterr().out
     energies = text.split("SDS energy change")[1].split("The same by t")[0]
@@ -71,3 +72,7 @@ def test_the_shipped_prior_prefers_a_mug_to_a_cylinder_when_asked_for_a_mug(
     assert {"true cylinder", "mug without handle", "filled mug without handle"} <= set(rows)
     cylinder_at_cfg_75 = float(rows["true cylinder"].split("|")[4].split()[0])
     assert cylinder_at_cfg_75 > 0  # SDS would climb from the true mug to a cylinder: the prior knows them apart
+    # The cavity's fills run from the truth (no change: zero energy) to the filled mug (the same images and noise).
+    unfilled = [float(v) for v in re.findall(r"[+-]?\d+\.\d+", rows["mug, cavity filled to 0 of its depth"])]
+    assert len(unfilled) == 10 and not any(unfilled)  # dE_u, dE_cls and three scales, each with its s.e.
+    assert rows["mug, cavity filled to 1 of its depth"] == rows["filled mug"]

@@ -5,8 +5,12 @@ import torch
 
 from scoredream.world.shapes import (
     BOUND_RADIUS,
+    MUG_FLOOR,
+    MUG_TOP,
     SHAPES,
     all_prompts,
+    mug_body,
+    mug_cup,
     parse_prompt,
     sdf_box,
     sdf_cone,
@@ -57,3 +61,14 @@ def test_prompts_and_mug_sides():
         parse_prompt("a white mug")
     idx = side_index(torch.tensor([0.0, 44.0, -60.0, 90.0, 150.0, -179.0]))
     assert idx.tolist() == [0, 0, 1, 1, 2, 2]
+
+
+def test_mug_cup_cavity_floor():
+    """The cavity is open from its floor up: at its default floor the cup is hollow down to the 0.06 thick bottom,
+    raised halfway it is solid below the new floor, raised to the rim it is the filled cup."""
+    axis = torch.tensor([[0.0, 0.0, z] for z in (-0.27, -0.2, 0.0, 0.2)])
+    assert (mug_cup(axis) > 0).tolist() == [False, True, True, True]
+    half = (MUG_FLOOR + MUG_TOP) / 2  # 0.03
+    assert (mug_cup(axis, floor=half) > 0).tolist() == [False, False, False, True]
+    p = torch.rand(5000, 3, generator=torch.Generator().manual_seed(0)) * 1.4 - 0.7
+    assert torch.equal(mug_cup(p, floor=MUG_TOP) < 0, mug_body(p) < 0)
