@@ -29,6 +29,7 @@ per view and bin), each view with its view prompt:
 from __future__ import annotations
 
 import argparse
+from collections.abc import Sequence
 from pathlib import Path
 
 import torch
@@ -80,7 +81,7 @@ def named_path(text: str) -> tuple[str, Path]:
 
 
 def image_sets(prompt: str, runs: list[tuple[str, Path]], shapes: list[str], cams: Cameras,
-               true_colour: bool, size: int, cavity_fills: list[float] = ()) -> dict[str, Tensor]:
+               true_colour: bool, size: int, cavity_fills: Sequence[float] = ()) -> dict[str, Tensor]:
     """name -> renders B 3 H W in [0, 1] at the prior's size."""
     colour, shape = parse_prompt(prompt)
     sets = {"truth": world_render(shape, colour, cams, size)}
@@ -207,13 +208,13 @@ def main() -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=2)
     args = p.parse_args()
+    if not all(0 <= f <= 1 for f in args.cavity_fills):
+        p.error("--cavity-fills takes fractions from 0 to 1")
     torch.set_num_threads(args.threads)
     generator = torch.Generator().manual_seed(args.seed)
     cams = CameraSamplerConfig().sample(args.views, generator)
     prior = PriorConfig(model=args.prior).setup()
     prompt = PromptEmbeddings(prior, args.prompt)
-    if not all(0 <= f <= 1 for f in args.cavity_fills):
-        p.error("--cavity-fills takes fractions from 0 to 1")
     sets = image_sets(args.prompt, args.runs, args.shapes, cams, args.true_colour, prior.image_size,
                       args.cavity_fills)
     labels = camera_labels(cams) if prior.reads_cameras else None
