@@ -26,19 +26,11 @@ from scoredream.distill2d.evaluate import save_grid
 from scoredream.priors import load_prior
 from scoredream.priors.camera_labels import camera_labels
 from scoredream.priors.sampling import ddim_sample
-from scoredream.render.cameras import Cameras, make_cameras
+from scoredream.render.cameras import orbit_cameras
 from scoredream.train import load_checkpoint
 from scoredream.world.evaluate import evaluation_render
 from scoredream.world.render import WorldRenderConfig, render_world
 from scoredream.world.shapes import parse_prompt
-
-AZIMUTHS = tuple(45.0 * k for k in range(8))
-
-
-def ring(elevation: float) -> Cameras:
-    n = len(AZIMUTHS)
-    return make_cameras(torch.tensor(AZIMUTHS), torch.full((n,), elevation), torch.full((n,), 1.75),
-                        torch.full((n,), 50.0))
 
 
 def main() -> None:
@@ -57,7 +49,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     colour, shape = parse_prompt(args.prompt)
-    cams = ring(args.elevation)
+    cams = orbit_cameras(8, elevation=args.elevation, distance=1.75, fovy=50.0)
     truth, _ = render_world(shape, colour, cams, WorldRenderConfig(resolution=args.resolution))
     prior = load_prior(args.prior)
     labels = camera_labels(cams) if prior.reads_cameras else None
