@@ -21,6 +21,9 @@ DEADLINE=$((SECONDS + ${BUDGET_S:-540}))
 TRAIN_MINUTES=${TRAIN_MINUTES:-3.5}
 PROMPT="a cyan mug"
 OTHERS=("a red cube" "a green sphere" "a blue cylinder" "a yellow cone" "a purple torus")
+# A rerun on the same warm machine keeps the prior's checkpoint (in $WORK), so with a larger TRAIN_MINUTES it trains
+# on; its SDS runs are scored afresh.
+rm -rf "$WORK/ablate"
 mkdir -p "$OUT" "$WORK"
 LOG="$OUT/log.txt"
 RESULTS="$OUT/results.txt"
@@ -70,7 +73,8 @@ run train_prior 330 "$PY" scripts/train_prior.py --image-size 64 --camera-condit
 [[ -d $PRIOR ]] && tar -cf "$OUT/prior64cam.tar" -C "$WORK" prior64cam && log "prior: $OUT/prior64cam.tar"
 
 # SDS runs in parallel: each is small, so the GPU has room for several.
-ablate() {  # ablate NAME PROMPT OVERRIDES
+ablate() {  # ablate NAME PROMPT OVERRIDES (`timeout 0` would mean no limit, hence the check)
+    (($(left) >= 10)) || { log "$1: skipped"; return 1; }
     timeout "$(left)" "$PY" scripts/ablate.py "$1" "$2" "$3" --out "$WORK/ablate" --threads 2 >>"$LOG" 2>&1
 }
 overrides() {  # overrides SEED [on-prior]: the run's config overrides, on the new prior at 64 px if asked
