@@ -27,7 +27,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--elevation-range", type=float, nargs=2, default=CameraSamplerConfig.elevation_range,
                         metavar=("LO", "HI"), help="camera elevations in degrees (default: the trainer's)")
-    parser.add_argument("--image-size", type=int, choices=(32, 64), default=32, help="pixels a side")
+    parser.add_argument("--image-size", type=int, default=32, help="pixels a side (the prior trains at 32 or 64)")
     parser.add_argument("--out", type=Path, default=Path("data/world_geometry.pt"))
     args = parser.parse_args()
     start = time.perf_counter()
